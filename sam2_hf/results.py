@@ -1,0 +1,108 @@
+"""Result types: frozen dataclasses of numpy arrays, never torch tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The candidate masks for one prompt (or one per object), best first.
+
+    Unpacks like the original ``SAM2ImagePredictor.predict``: ``masks, scores, logits = result``.
+
+    For a single object (points of shape (K, 2) and/or one box):
+
+    Attributes:
+        masks: (C, H, W) bool at the original image size (float32 logits when
+            ``return_logits=True``); C is 3 with ``multimask_output`` and 1 without.
+        scores: (C,) float32 predicted IoU, sorted descending: ``masks[0]`` is the best.
+        logits: (C, 256, 256) float32 low-resolution logits clamped to [-32, 32], in the same
+            order; ``logits[0]`` can be passed back as ``mask_input``.
+        object_score_logits: () float32; above 0 the model thinks the object is present.
+
+    For N > 1 objects (an (N, 4) box array or (N, K, 2) points) every array gains a leading N
+    axis, as in the original: masks (N, C, H, W), scores (N, C), logits (N, C, 256, 256),
+    object_score_logits (N,). Sorting is per object.
+    """
+
+    masks: NDArray[Any]
+    scores: NDArray[np.float32]
+    logits: NDArray[np.float32]
+    object_score_logits: NDArray[np.float32]
+
+    def __iter__(self) -> Iterator[NDArray[Any]]:
+        return iter((self.masks, self.scores, self.logits))
+
+    @property
+    def best(self) -> NDArray[Any]:
+        """The highest-scoring mask: (H, W), or (N, H, W) for N objects."""
+        return self.masks[..., 0, :, :]
+
+    @property
+    def best_score(self) -> NDArray[np.float32]:
+        """The predicted IoU of ``best``: () or (N,)."""
+        return self.scores[..., 0]
+
+    @property
+    def best_logits(self) -> NDArray[np.float32]:
+        """The (256, 256) low-res logits of ``best`` (or (N, 256, 256)), for ``mask_input``."""
+        return self.logits[..., 0, :, :]
+
+
+@dataclass(frozen=True)
+class Masks:
+    """One mask per object on one image, in the order the prompts were given.
+
+    The order follows the input (``masks[i]`` belongs to ``boxes[i]``), not the score, so a
+    detector's boxes and their masks stay paired. Supports ``len()``, integer / slice /
+    boolean-array indexing (returning ``Masks``) and unpacking as ``masks, scores, logits``.
+
+    Attributes:
+        masks: (N, H, W) bool at the original image size.
+        scores: (N,) float32 predicted IoU of each mask.
+        logits: (N, 256, 256) float32 low-resolution logits clamped to [-32, 32].
+        object_score_logits: (N,) float32; above 0 the model thinks the object is present.
+        boxes: (N, 4) float32 box prompts (x0, y0, x1, y1) in pixels after clipping to the
+            image, or None when the prompts were points only.
+    """
+
+    masks: NDArray[np.bool_]
+    scores: NDArray[np.float32]
+    logits: NDArray[np.float32]
+    object_score_logits: NDArray[np.float32]
+    boxes: NDArray[np.float32] | None = None
+
+    def __post_init__(self) -> None:
+        count = len(self.masks)
+        for name in ("scores", "logits", "object_score_logits", "boxes"):
+            value = getattr(self, name)
+            if value is not None and len(value) != count:
+                raise ValueError(f"{name} must have {count} rows like masks, got {len(value)}")
+
+    def __len__(self) -> int:
+        return len(self.masks)
+
+    def __iter__(self) -> Iterator[NDArray[Any]]:
+        return iter((self.masks, self.scores, self.logits))
+
+    def __getitem__(self, index: int | slice | NDArray[Any]) -> Masks:
+        if isinstance(index, (int, np.integer)):
+            index = slice(index, index + 1 if index != -1 else None)
+        return Masks(
+            masks=self.masks[index],
+            scores=self.scores[index],
+            logits=self.logits[index],
+            object_score_logits=self.object_score_logits[index],
+            boxes=None if self.boxes is None else self.boxes[index],
+        )
+
+    @property
+    def area(self) -> NDArray[np.int64]:
+        """(N,) number of mask pixels per object."""
+        return self.masks.reshape(len(self.masks), -1).sum(axis=1, dtype=np.int64)
