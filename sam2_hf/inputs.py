@@ -164,11 +164,12 @@ def as_points(
         ``(coords, labels)`` of shapes (N, K, 2) float32 pixels and (N, K) int64.
     """
     coords = _as_float_array("point_coords", point_coords)
+    given_shape = coords.shape
     if coords.ndim == 2:
         coords = coords[None]
     if coords.ndim != 3 or coords.shape[-1] != 2 or coords.shape[1] == 0:
         raise ValueError(
-            f"point_coords must have shape (K, 2) or (N, K, 2) with K >= 1, got {coords.shape}"
+            f"point_coords must have shape (K, 2) or (N, K, 2) with K >= 1, got {given_shape}"
         )
     height, width = image_size
     if not normalize_coords:
@@ -217,11 +218,12 @@ def as_boxes(
         A new (N, 4) float32 array in pixels.
     """
     boxes = _as_float_array("box", box)
+    given_shape = boxes.shape
     if boxes.ndim == 1:
         boxes = boxes[None]
     if boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.shape[0] == 0:
         raise ValueError(
-            f"box must be 4 numbers (x0, y0, x1, y1) or an (N, 4) array, got shape {boxes.shape}"
+            f"box must be 4 numbers (x0, y0, x1, y1) or an (N, 4) array, got shape {given_shape}"
         )
     flipped = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
     if flipped.any():

@@ -184,10 +184,10 @@ class Sam2Predictor:
         """
         encoded = self._require_image()
         size = encoded.sizes[0]
-        if point_coords is None and box is None and mask_input is None:
-            raise ValueError("predict() needs a prompt: point_coords, box or mask_input")
         if point_coords is None and point_labels is not None:
             raise ValueError("point_labels were given without point_coords")
+        if point_coords is None and box is None and mask_input is None:
+            raise ValueError("predict() needs a prompt: point_coords, box or mask_input")
         points = None
         if point_coords is not None:
             points = as_points(point_coords, point_labels, size, normalize_coords=normalize_coords)
