@@ -26,7 +26,6 @@ from transformers import (  # noqa: E402
     Sam2Processor,
     Sam2VideoConfig,
     Sam2VideoModel,
-    Sam2VideoProcessor,
     Sam2VideoVideoProcessor,
     Sam2VisionConfig,
 )

@@ -259,7 +259,7 @@ def test_predict_batch_encodes_once_with_ragged_boxes(predictor, image_hw, monke
     results = predictor.predict_batch(images, boxes)
     assert calls == [3]
     assert [r.masks.shape for r in results] == [(1, 48, 64), (3, 40, 50), (2, 48, 64)]
-    for image, image_boxes, result in zip(images, boxes, results):
+    for image, image_boxes, result in zip(images, boxes, results, strict=True):
         assert isinstance(result, Masks)
         predictor.set_image(image)
         alone = predictor.predict_boxes(image_boxes)
