@@ -128,6 +128,11 @@ class Sam2Predictor:
         self._encoded = None
 
     @property
+    def is_image_set(self) -> bool:
+        """Whether ``set_image`` has been called (and not reset since)."""
+        return self._encoded is not None
+
+    @property
     def image_size(self) -> tuple[int, int]:
         """(H, W) of the current image."""
         return self._require_image().sizes[0]

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from .coco import to_coco_rle
+from .draw import ImageLike, cutout, overlay
+from .masks import Polygon, mask_to_box, mask_to_polygons, save_mask
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,26 @@ class Prediction:
     def best_logits(self) -> NDArray[np.float32]:
         """The (256, 256) low-res logits of ``best`` (or (N, 256, 256)), for ``mask_input``."""
         return self.logits[..., 0, :, :]
+
+    def to_masks(self) -> Masks:
+        """The best candidate per object as ``Masks`` (one object gives ``len() == 1``)."""
+        if self.masks.dtype != bool:
+            raise ValueError("to_masks() needs bool masks; predict without return_logits=True")
+        best = self.best if self.masks.ndim == 4 else self.best[None]
+        return Masks(
+            masks=best,
+            scores=np.atleast_1d(self.best_score),
+            logits=self.best_logits if self.masks.ndim == 4 else self.best_logits[None],
+            object_score_logits=np.atleast_1d(self.object_score_logits),
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> list[Path]:
+        """Write the best mask per object as 8-bit PNG (0/255); see ``Masks.save``."""
+        return self.to_masks().save(path)
+
+    def to_coco_rle(self) -> list[dict[str, Any]]:
+        """The best mask per object as COCO compressed RLE (``pycocotools`` compatible)."""
+        return self.to_masks().to_coco_rle()
 
 
 @dataclass(frozen=True)
@@ -106,3 +132,46 @@ class Masks:
     def area(self) -> NDArray[np.int64]:
         """(N,) number of mask pixels per object."""
         return self.masks.reshape(len(self.masks), -1).sum(axis=1, dtype=np.int64)
+
+    @property
+    def mask_boxes(self) -> NDArray[np.int64]:
+        """(N, 4) tight box (x0, y0, x1, y1) around each mask, inclusive pixel indices."""
+        return mask_to_box(self.masks).reshape(-1, 4)
+
+    def save(self, path: str | os.PathLike[str]) -> list[Path]:
+        """Write each mask as an 8-bit PNG (0/255), atomically.
+
+        Args:
+            path: for one mask, a ``.png`` file; otherwise a folder (created if needed) that
+                receives ``mask_0.png``, ``mask_1.png``, ... in object order.
+
+        Returns:
+            The files written.
+        """
+        target = Path(path)
+        if len(self) == 1 and target.suffix.lower() == ".png":
+            return [save_mask(self.masks[0], target)]
+        if target.suffix:
+            raise ValueError(
+                f"path must be a folder for {len(self)} masks, got the file name {str(target)!r}"
+            )
+        target.mkdir(parents=True, exist_ok=True)
+        return [save_mask(mask, target / f"mask_{i}.png") for i, mask in enumerate(self.masks)]
+
+    def to_coco_rle(self) -> list[dict[str, Any]]:
+        """One COCO compressed RLE dict per mask (``pycocotools.mask.encode`` compatible)."""
+        return [to_coco_rle(mask) for mask in self.masks]
+
+    def to_polygons(self, tolerance: float = 0.0) -> list[list[Polygon]]:
+        """Per mask, its polygons with holes (needs ``pip install "sam2-hf[polygons]"``)."""
+        return [mask_to_polygons(mask, tolerance=tolerance) for mask in self.masks]
+
+    def cutout(self, image: ImageLike, index: int = 0, crop: bool = False) -> ImageLike:
+        """Mask ``index`` cut out of ``image`` as RGBA with a transparent background."""
+        return cutout(image, self.masks[index], crop=crop)
+
+    def overlay(self, image: ImageLike, **options: Any) -> ImageLike:
+        """All masks drawn over ``image`` in per-object colours; see ``sam2_hf.overlay``."""
+        if self.boxes is not None:
+            options.setdefault("boxes", self.boxes)
+        return overlay(image, self.masks, **options)
