@@ -1,0 +1,675 @@
+"""The ``sam2-hf`` command line: segment images from prompts or detector boxes, list models.
+
+Exit codes: 0 success, 2 bad arguments (argparse usage errors, malformed prompt strings),
+1 a runtime failure (missing file, model not available, ...), reported in one line on stderr;
+``--verbose`` shows the traceback instead.
+
+Every output file is written to a temporary file beside it and renamed into place, so a run
+that fails never leaves a truncated file where a good one was. In single-image mode nothing
+is written until every mask has been computed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from sam2_hf import __version__
+from sam2_hf.coco import CocoImage, to_coco_annotations, write_coco_json
+from sam2_hf.draw import cutout, overlay
+from sam2_hf.inputs import load_image
+from sam2_hf.masks import _atomic_write, mask_area, mask_to_box, save_mask
+from sam2_hf.models import list_models, resolve_device, resolve_model_name
+from sam2_hf.predictor import Sam2Predictor
+
+PROG = "sam2-hf"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+DTYPES = ("auto", "fp32", "fp16", "bf16", "float32", "float16", "bfloat16")
+# Errors a user can act on; anything else is a bug and its message gets the type name.
+_EXPECTED_ERRORS = (OSError, ValueError, RuntimeError, TypeError)
+
+SEGMENT_EXAMPLES = """\
+examples:
+  # one click (X,Y in pixels; ":0" marks a background click)
+  sam2-hf segment photo.jpg --point 500,375 --point 420,300:0 -o mask.png
+
+  # two boxes -> mask_0.png, mask_1.png, cut-outs, an overlay, and a JSON report
+  sam2-hf segment photo.jpg --box 10,20,200,220 --box 300,40,480,260 -o mask.png \\
+      --cutout cut.png --overlay overlay.png --json
+
+  # detector boxes for a folder -> one mask per box per image and a COCO file
+  sam2-hf segment images/ --boxes boxes.json -o masks/ --coco masks.json
+  sam2-hf segment 'images/*.jpg' --yolo-labels labels/ -o masks/ --coco masks.json
+
+boxes.json maps image file names to lists of [x0, y0, x1, y1] pixel boxes:
+  {"cat.jpg": [[10, 20, 200, 220]], "dog.jpg": [[5, 5, 90, 80], [100, 10, 180, 95]]}
+YOLO label files are labels/<image stem>.txt with lines "class cx cy w h" in [0, 1];
+COCO category ids are the YOLO class ids (names from --class-names, one per line).
+"""
+
+MODELS_EXAMPLES = """\
+examples:
+  sam2-hf models
+  sam2-hf models --json
+"""
+
+
+# ---------------------------------------------------------------- argument parsing
+
+
+def _numbers(text: str, count: int) -> list[float] | None:
+    parts = text.split(",")
+    if len(parts) != count:
+        return None
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        return None
+    return values if all(math.isfinite(value) for value in values) else None
+
+
+def parse_point(text: str) -> tuple[float, float, int]:
+    """``"X,Y"`` or ``"X,Y:LABEL"`` -> ``(x, y, label)``; label 1 (foreground) by default."""
+    coords, colon, label = text.partition(":")
+    values = _numbers(coords, 2)
+    if values is None or (colon and label.strip() not in ("0", "1")):
+        raise argparse.ArgumentTypeError(
+            "expected X,Y or X,Y:LABEL in pixels with LABEL 1 (foreground) or 0 (background), "
+            f"e.g. 120,80 or 40,30:0; got {text!r}"
+        )
+    return values[0], values[1], int(label) if colon else 1
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    """``"X0,Y0,X1,Y1"`` -> ``(x0, y0, x1, y1)``, the top-left and bottom-right corners."""
+    values = _numbers(text, 4)
+    if values is None:
+        raise argparse.ArgumentTypeError(
+            f"expected X0,Y0,X1,Y1 in pixels (top-left, bottom-right), e.g. 10,20,110,90; "
+            f"got {text!r}"
+        )
+    x0, y0, x1, y1 = values
+    if x1 < x0 or y1 < y0:
+        raise argparse.ArgumentTypeError(
+            f"expected X0,Y0,X1,Y1 with X0 <= X1 and Y0 <= Y1; got {text!r}"
+        )
+    return x0, y0, x1, y1
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``sam2-hf`` parser with its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Segment Anything 2 on Hugging Face transformers.",
+        epilog="examples:\n  sam2-hf segment photo.jpg --point 500,375 -o mask.png\n"
+        "  sam2-hf models\n\nRun 'sam2-hf COMMAND --help' for each command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    common.add_argument(
+        "-v", "--verbose", action="store_true", help="show the traceback of a failure"
+    )
+
+    segment = commands.add_parser(
+        "segment",
+        parents=[common],
+        help="masks for one image from clicks and boxes, or for a folder from a boxes file",
+        description="Masks for one image from --point / --box prompts, or for a folder or glob\n"
+        "of images from a boxes file (--boxes JSON or --yolo-labels DIR).",
+        epilog=SEGMENT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    segment.add_argument("input", metavar="IMAGE", help="an image file, a folder, or a glob")
+    prompts = segment.add_argument_group("prompts for one image")
+    prompts.add_argument(
+        "--point",
+        action="append",
+        type=parse_point,
+        metavar="X,Y[:L]",
+        help="a click in pixels; L is 1 (foreground, default) or 0 (background); repeatable",
+    )
+    prompts.add_argument(
+        "--box",
+        action="append",
+        type=parse_box,
+        metavar="X0,Y0,X1,Y1",
+        help="a box in pixels; several boxes give one mask each; with --point, one box only",
+    )
+    files = segment.add_argument_group("boxes for a folder or glob of images")
+    source = files.add_mutually_exclusive_group()
+    source.add_argument("--boxes", type=Path, metavar="JSON", help="image file name -> boxes")
+    source.add_argument(
+        "--yolo-labels", type=Path, metavar="DIR", help="YOLO txt files, one per image stem"
+    )
+    files.add_argument(
+        "--class-names", type=Path, metavar="FILE", help="YOLO class names, one per line"
+    )
+    files.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="images per model call (default 4)",
+    )
+    outputs = segment.add_argument_group("outputs")
+    outputs.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="mask PNG for one image (several masks: STEM_0.png, STEM_1.png, ...; an existing "
+        "folder: IMAGE-STEM.png inside it); for a folder of images, the output folder",
+    )
+    outputs.add_argument("--cutout", type=Path, metavar="PNG", help="transparent cut-out(s)")
+    outputs.add_argument("--overlay", type=Path, metavar="IMAGE", help="masks drawn on the image")
+    outputs.add_argument("--coco", type=Path, metavar="JSON", help="a COCO annotations file")
+    outputs.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    _add_model_arguments(segment)
+    segment.set_defaults(handler=run_segment, check=_check_segment, parser=segment)
+
+    models = commands.add_parser(
+        "models",
+        parents=[common],
+        help="list the model short names and whether they are downloaded",
+        description="The known model short names, their hub ids, sizes and speeds, and whether\n"
+        "each is in the local Hugging Face cache (checked offline).",
+        epilog=MODELS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    models.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    models.add_argument(
+        "--cache-dir", type=Path, help="the Hugging Face hub cache (default: HF_HUB_CACHE)"
+    )
+    models.set_defaults(handler=run_models, check=None, parser=models)
+    return parser
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    names = ", ".join(info.name for info in list_models())
+    group.add_argument(
+        "--model", default="tiny", help=f"{names}, a hub id or a local folder (default tiny)"
+    )
+    group.add_argument(
+        "--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"
+    )
+    group.add_argument(
+        "--dtype", default="auto", choices=DTYPES, metavar="DTYPE", help=", ".join(DTYPES)
+    )
+
+
+def _check_model_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    try:
+        resolve_model_name(args.model)
+    except ValueError as error:
+        parser.error(f"argument --model: {error}")
+    try:
+        resolve_device(args.device)
+    except ValueError as error:
+        parser.error(f"argument --device: {error}")
+
+
+def _check_segment(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    many = args.boxes is not None or args.yolo_labels is not None
+    if many:
+        if args.point or args.box:
+            parser.error(
+                "--point/--box prompt one image; with --boxes/--yolo-labels the boxes come "
+                "from the file"
+            )
+        if args.cutout or args.overlay:
+            parser.error("--cutout and --overlay work on one image, not with --boxes/--yolo-labels")
+    else:
+        if Path(args.input).is_dir():
+            parser.error(f"IMAGE {args.input!r} is a folder: give --boxes JSON or --yolo-labels")
+        if not args.point and not args.box:
+            parser.error(
+                "give prompts for one image (--point X,Y and/or --box X0,Y0,X1,Y1) or boxes "
+                "for a folder (--boxes JSON or --yolo-labels DIR)"
+            )
+        if args.point and len(args.box or ()) > 1:
+            parser.error(
+                f"--point goes with at most one --box (one object), got {len(args.box)} boxes; "
+                "for one mask per box leave out --point"
+            )
+    if args.class_names is not None and args.yolo_labels is None:
+        parser.error("--class-names goes with --yolo-labels")
+    for option, path, alpha in (
+        ("--cutout", args.cutout, True),
+        ("--overlay", args.overlay, False),
+    ):
+        if path is None:
+            continue
+        suffix = path.suffix.lower()
+        if alpha and suffix not in (".png", ".webp"):
+            parser.error(f"argument {option}: needs .png or .webp for transparency, got {path}")
+        if suffix not in Image.registered_extensions():
+            parser.error(f"argument {option}: unknown image file type {suffix!r} in {path}")
+    _check_model_arguments(parser, args)
+
+
+# ---------------------------------------------------------------- running
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``sam2-hf`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code.
+
+    Bad arguments raise ``SystemExit(2)`` from argparse, as on the command line.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.check is not None:
+        args.check(args.parser, args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # the one place a failure becomes a message and an exit code
+        if args.verbose:
+            raise
+        text = " ".join(str(error).split()) or type(error).__name__
+        if not isinstance(error, _EXPECTED_ERRORS):
+            text = f"{type(error).__name__}: {text} (run with --verbose for the traceback)"
+        print(f"{PROG}: error: {text}", file=sys.stderr)
+        return 1
+
+
+def _load_predictor(args: argparse.Namespace) -> Sam2Predictor:
+    from transformers.utils import logging
+
+    dtype = None if args.dtype == "auto" else args.dtype
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    if not args.verbose:  # loading chatter is for developers, not for command-line users
+        logging.set_verbosity_error()
+        logging.disable_progress_bar()
+    try:
+        return Sam2Predictor.from_pretrained(args.model, device=args.device, dtype=dtype)
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
+
+
+def _save_image(image: Image.Image | NDArray[np.uint8], path: Path) -> Path:
+    """Save by the file's extension, through a temporary file and a rename."""
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    file_format = Image.registered_extensions()[path.suffix.lower()]
+    return _atomic_write(path, lambda handle: picture.save(handle, format=file_format))
+
+
+def _numbered(path: Path, count: int) -> list[Path]:
+    """``path`` for one file; ``stem_0.ext``, ``stem_1.ext``, ... for several."""
+    if count == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}_{index}{path.suffix}") for index in range(count)]
+
+
+def _mask_report(mask: NDArray[np.bool_], score: float, path: Path) -> dict[str, Any]:
+    area = int(mask_area(mask))
+    return {
+        "mask": str(path),
+        "score": float(score),
+        "box": mask_to_box(mask).tolist() if area else None,
+        "area": area,
+    }
+
+
+def _write_with_parents(write: Callable[[Any, Path], Path], value: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write(value, path)
+
+
+def run_segment(args: argparse.Namespace) -> int:
+    if args.boxes is not None or args.yolo_labels is not None:
+        return _segment_many(args)
+    return _segment_one(args)
+
+
+def _segment_one(args: argparse.Namespace) -> int:
+    image = load_image(args.input)  # before the model, so a wrong path fails fast
+    predictor = _load_predictor(args)
+    predictor.set_image(image)
+    points = args.point or []
+    boxes = args.box or []
+    if points:
+        result = predictor.predict(
+            point_coords=[(x, y) for x, y, _ in points],
+            point_labels=[label for _, _, label in points],
+            box=boxes[0] if boxes else None,
+        )
+        masks, scores = result.masks[:1], result.scores[:1]  # best first: keep the best
+        prompt_boxes = [boxes[0] if boxes else None]
+    else:
+        result = predictor.predict_boxes(boxes)
+        masks, scores = result.masks, result.scores
+        prompt_boxes = list(boxes)
+
+    output = args.output
+    if output.is_dir():
+        output = output / f"{Path(args.input).stem}.png"
+    mask_paths = _numbered(output, len(masks))
+    cutout_paths = _numbered(args.cutout, len(masks)) if args.cutout else []
+    # Draw everything before writing anything: a failure leaves every old file as it was.
+    cutouts = [cutout(image, mask) for mask in masks] if args.cutout else []
+    drawn = None
+    if args.overlay:
+        drawn = overlay(
+            image,
+            masks,
+            points=[(x, y) for x, y, _ in points] or None,
+            point_labels=[label for _, _, label in points] or None,
+            boxes=boxes or None,
+        )
+    for mask, path in zip(masks, mask_paths, strict=True):
+        _write_with_parents(save_mask, mask, path)
+    for picture, path in zip(cutouts, cutout_paths, strict=True):
+        _write_with_parents(_save_image, picture, path)
+    if drawn is not None:
+        _write_with_parents(_save_image, drawn, args.overlay)
+
+    reports = []
+    for index, (mask, score, path) in enumerate(zip(masks, scores, mask_paths, strict=True)):
+        report = _mask_report(mask, score, path)
+        prompt = prompt_boxes[index]
+        report["prompt_box"] = list(prompt) if prompt is not None else None
+        report["cutout"] = str(cutout_paths[index]) if cutout_paths else None
+        reports.append(report)
+    height, width = image.shape[:2]
+    if args.coco:
+        coco = to_coco_annotations([CocoImage(Path(args.input).name, masks, scores)])
+        _write_with_parents(write_coco_json, coco, args.coco)
+    if args.json:
+        summary = {
+            "image": str(args.input),
+            "width": width,
+            "height": height,
+            "model": str(args.model),
+            "masks": reports,
+            "overlay": str(args.overlay) if args.overlay else None,
+            "coco": str(args.coco) if args.coco else None,
+        }
+        print(json.dumps(summary, indent=2))
+    elif not args.quiet:
+        for report in reports:
+            print(f"{report['mask']}: score {report['score']:.3f}, area {report['area']} px")
+    return 0
+
+
+# ---------------------------------------------------------------- folders and boxes files
+
+
+@dataclass
+class _Job:
+    """One image of a folder run and its boxes, as read from the boxes file."""
+
+    path: Path
+    boxes: NDArray[np.float64]  # (N, 4) xyxy pixels, or (N, 4) YOLO cx, cy, w, h in [0, 1]
+    category_ids: NDArray[np.int64]  # (N,)
+    yolo: bool
+
+    def pixel_boxes(self, height: int, width: int) -> NDArray[np.float64]:
+        if not self.yolo:
+            return self.boxes
+        cx, cy, w, h = self.boxes.T
+        return np.stack(
+            [
+                (cx - w / 2) * width,
+                (cy - h / 2) * height,
+                (cx + w / 2) * width,
+                (cy + h / 2) * height,
+            ],
+            axis=1,
+        )
+
+
+def _find_images(pattern: str) -> list[Path]:
+    folder = Path(pattern)
+    if folder.is_dir():
+        found = [path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES]
+        where = f"folder {pattern!r}"
+    else:
+        found = [Path(path) for path in glob.glob(pattern, recursive=True)]
+        found = [path for path in found if path.is_file()]
+        where = f"glob {pattern!r}"
+    if not found:
+        kinds = ", ".join(IMAGE_SUFFIXES)
+        raise FileNotFoundError(f"no images in {where} (looked for {kinds})")
+    images = sorted(found)
+    stems: dict[str, Path] = {}
+    for path in images:
+        if path.stem in stems:
+            raise ValueError(
+                f"{stems[path.stem]} and {path} share the file stem {path.stem!r}, so their "
+                "mask files would collide; move one of them"
+            )
+        stems[path.stem] = path
+    return images
+
+
+def _read_json_boxes(path: Path, images: list[Path], quiet: bool) -> list[_Job]:
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(table, dict):
+        raise ValueError(
+            f"{path} must map image file names to lists of [x0, y0, x1, y1] boxes, "
+            f"got a JSON {type(table).__name__}"
+        )
+    jobs = []
+    for image in images:
+        entry = table.get(image.name, [])
+        try:
+            boxes = np.array(entry, dtype=np.float64).reshape(-1, 4) if entry else np.zeros((0, 4))
+            valid = isinstance(entry, list) and np.isfinite(boxes).all()
+            valid = valid and all(isinstance(box, list) and len(box) == 4 for box in entry)
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            raise ValueError(
+                f"{path}: {image.name!r} must be a list of [x0, y0, x1, y1] boxes, got {entry!r}"
+            )
+        jobs.append(_Job(image, boxes, np.ones(len(boxes), dtype=np.int64), yolo=False))
+    unknown = sorted(set(table) - {image.name for image in images})
+    if unknown and not quiet:
+        listed = ", ".join(repr(name) for name in unknown[:5]) + (
+            ", ..." if len(unknown) > 5 else ""
+        )
+        print(
+            f"{PROG}: warning: {path} names {len(unknown)} image(s) not among the inputs: {listed}",
+            file=sys.stderr,
+        )
+    return jobs
+
+
+def _read_yolo_labels(folder: Path, images: list[Path]) -> list[_Job]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"YOLO label folder {str(folder)!r} does not exist")
+    jobs = []
+    for image in images:
+        label_file = folder / f"{image.stem}.txt"
+        rows: list[list[float]] = []
+        if label_file.exists():  # no file means no detections, as YOLO writes them
+            for number, line in enumerate(label_file.read_text().splitlines(), start=1):
+                if not line.strip():
+                    continue
+                values = _numbers(",".join(line.split()[:5]), 5)
+                # A sixth column is the detector's confidence (YOLO's save_conf); it is ignored.
+                if values is None or len(line.split()) > 6 or values[0] != int(values[0]):
+                    raise ValueError(
+                        f"{label_file}:{number}: expected 'class cx cy w h' (class an integer, "
+                        f"the rest in [0, 1]), got {line.strip()!r}"
+                    )
+                rows.append(values)
+        table = np.array(rows, dtype=np.float64).reshape(-1, 5)
+        jobs.append(_Job(image, table[:, 1:], table[:, 0].astype(np.int64), yolo=True))
+    return jobs
+
+
+def _categories(args: argparse.Namespace, jobs: list[_Job]) -> list[dict[str, Any]]:
+    if args.yolo_labels is None:
+        return [{"id": 1, "name": "object"}]
+    names: list[str] = []
+    if args.class_names is not None:
+        names = [line.strip() for line in args.class_names.read_text().splitlines() if line.strip()]
+    seen = set(range(len(names)))
+    for job in jobs:
+        seen.update(job.category_ids.tolist())
+    return [
+        {"id": index, "name": names[index] if index < len(names) else str(index)}
+        for index in sorted(seen)
+    ]
+
+
+def _predict_chunk(
+    predictor: Sam2Predictor, chunk: list[_Job]
+) -> list[tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float32]]]:
+    """Per image of ``chunk``: its (N, 4) pixel boxes, (N, H, W) masks and (N,) scores."""
+    arrays = [load_image(job.path) for job in chunk]
+    boxes = [job.pixel_boxes(*array.shape[:2]) for job, array in zip(chunk, arrays, strict=True)]
+    todo = [index for index, image_boxes in enumerate(boxes) if len(image_boxes)]
+    found = {}
+    if todo:  # images without boxes skip the encoder
+        batch = predictor.predict_batch([arrays[i] for i in todo], [boxes[i] for i in todo])
+        found = dict(zip(todo, batch, strict=True))
+    results = []
+    for index, array in enumerate(arrays):
+        if index in found:
+            results.append((boxes[index], found[index].masks, found[index].scores))
+        else:
+            empty = np.zeros((0, *array.shape[:2]), dtype=bool)
+            results.append((boxes[index], empty, np.zeros(0, dtype=np.float32)))
+    return results
+
+
+def _segment_many(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    images = _find_images(str(args.input))
+    if args.boxes is not None:
+        jobs = _read_json_boxes(args.boxes, images, args.quiet)
+    else:
+        jobs = _read_yolo_labels(args.yolo_labels, images)
+    categories = _categories(args, jobs)
+    predictor = _load_predictor(args)
+    args.output.mkdir(parents=True, exist_ok=True)
+
+    coco_images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    reports: list[dict[str, Any]] = []
+    hide = args.quiet or not sys.stderr.isatty()
+    with tqdm(total=len(jobs), unit="image", disable=hide, file=sys.stderr) as progress:
+        for start in range(0, len(jobs), args.batch_size):
+            chunk = jobs[start : start + args.batch_size]
+            for job, (boxes, masks, scores) in zip(
+                chunk, _predict_chunk(predictor, chunk), strict=True
+            ):
+                paths = [args.output / f"{job.path.stem}_{i}.png" for i in range(len(masks))]
+                for mask, path in zip(masks, paths, strict=True):
+                    save_mask(mask, path)
+                image = CocoImage(job.path.name, masks, scores, job.category_ids)
+                coco = to_coco_annotations([image], categories=categories)
+                image_id = len(coco_images) + 1
+                coco_images.append({**coco["images"][0], "id": image_id})
+                for annotation in coco["annotations"]:
+                    annotations.append(
+                        {**annotation, "id": len(annotations) + 1, "image_id": image_id}
+                    )
+                mask_reports = []
+                for index, path in enumerate(paths):
+                    report = _mask_report(masks[index], scores[index], path)
+                    report["prompt_box"] = boxes[index].tolist()
+                    report["category_id"] = int(job.category_ids[index])
+                    mask_reports.append(report)
+                entry = {"image": str(job.path), "width": image.width, "height": image.height}
+                reports.append({**entry, "masks": mask_reports})
+            progress.update(len(chunk))
+
+    if args.coco:
+        coco = {"images": coco_images, "annotations": annotations, "categories": categories}
+        _write_with_parents(write_coco_json, coco, args.coco)
+    if args.json:
+        summary = {
+            "model": str(args.model),
+            "output": str(args.output),
+            "coco": str(args.coco) if args.coco else None,
+            "images": reports,
+        }
+        print(json.dumps(summary, indent=2))
+    elif not args.quiet:
+        count = sum(len(report["masks"]) for report in reports)
+        coco_note = f", COCO annotations in {args.coco}" if args.coco else ""
+        print(f"{count} mask(s) for {len(reports)} image(s) in {args.output}{coco_note}")
+    return 0
+
+
+# ---------------------------------------------------------------- models
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from huggingface_hub import try_to_load_from_cache
+
+    rows = []
+    for info in list_models():
+        # Reads the cache folder only: a str is a cached file, anything else means not cached.
+        found = try_to_load_from_cache(info.hub_id, "config.json", cache_dir=args.cache_dir)
+        rows.append(
+            {
+                "name": info.name,
+                "hub_id": info.hub_id,
+                "params_millions": info.params_millions,
+                "fps": info.fps,
+                "cached": isinstance(found, str),
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = ("name", "hub id", "params", "fps (A100)", "cached")
+    table = [
+        (
+            r["name"],
+            r["hub_id"],
+            f"{r['params_millions']:.1f}M",
+            f"{r['fps']:.1f}",
+            "yes" if r["cached"] else "no",
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[column]) for row in [header, *table]) for column in range(len(header))]
+    for row in [header, *table]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
