@@ -17,6 +17,7 @@ from .coco import (
 )
 from .draw import cutout, object_color, overlay, remove_background
 from .inputs import load_image
+from .interactive import ClickSession
 from .masks import (
     Polygon,
     clean_mask_logits,
@@ -34,6 +35,7 @@ from .predictor import Sam2Predictor, segment
 from .results import Masks, Prediction
 
 __all__ = [
+    "ClickSession",
     "CocoImage",
     "Masks",
     "ModelInfo",
