@@ -203,7 +203,11 @@ def as_points(
 
 
 def as_boxes(
-    box: ArrayLike, image_size: tuple[int, int], *, normalize_coords: bool = True
+    box: ArrayLike,
+    image_size: tuple[int, int],
+    *,
+    normalize_coords: bool = True,
+    name: str = "box",
 ) -> NDArray[np.float32]:
     """Validate box prompts and clip them to the image.
 
@@ -213,22 +217,23 @@ def as_boxes(
             it; a box entirely outside is an error.
         image_size: (H, W) of the original image.
         normalize_coords: False if ``box`` is in [0, 1] relative to the image width and height.
+        name: the argument's name in error messages.
 
     Returns:
         A new (N, 4) float32 array in pixels.
     """
-    boxes = _as_float_array("box", box)
+    boxes = _as_float_array(name, box)
     given_shape = boxes.shape
     if boxes.ndim == 1:
         boxes = boxes[None]
     if boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.shape[0] == 0:
         raise ValueError(
-            f"box must be 4 numbers (x0, y0, x1, y1) or an (N, 4) array, got shape {given_shape}"
+            f"{name} must be 4 numbers (x0, y0, x1, y1) or an (N, 4) array, got shape {given_shape}"
         )
     flipped = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
     if flipped.any():
         raise ValueError(
-            "box must be (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1, "
+            f"{name} must be (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1, "
             f"got {boxes[flipped][0].tolist()}"
         )
     height, width = image_size
@@ -240,7 +245,7 @@ def as_boxes(
     gone = (boxes[:, 0] > width) | (boxes[:, 2] < 0) | (boxes[:, 1] > height) | (boxes[:, 3] < 0)
     if gone.any():
         raise ValueError(
-            f"box must overlap the image (width {width}, height {height}), "
+            f"{name} must overlap the image (width {width}, height {height}), "
             f"got {boxes[gone][0].tolist()}"
         )
     return clipped.astype(np.float32)

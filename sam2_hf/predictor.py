@@ -215,10 +215,7 @@ class Sam2Predictor:
         masks = np.take_along_axis(masks, order[..., None, None], axis=1)
         low_res = np.take_along_axis(low_res, order[..., None, None], axis=1)
         scores = np.take_along_axis(scores, order, axis=1)
-        single = (points is None or np.ndim(point_coords) == 2) and (
-            boxes is None or np.ndim(box) == 1 or len(boxes) == 1
-        )
-        if single:
+        if objects == 1:  # the original squeezes the object axis away for one object
             return Prediction(masks[0], scores[0], low_res[0], object_logits[0])
         return Prediction(masks, scores, low_res, object_logits)
 
@@ -229,7 +226,8 @@ class Sam2Predictor:
             boxes: (N, 4) boxes (x0, y0, x1, y1) in pixels of the original image.
 
         Returns:
-            ``Masks`` in the order of ``boxes``: masks (N, H, W), scores (N,).
+            ``Masks`` in the order of ``boxes``: masks (N, H, W), scores (N,). No boxes give
+            an empty ``Masks`` (N = 0).
 
         Example:
             >>> boxes = [(10, 10, 50, 60), (70, 20, 99, 90)]
@@ -238,7 +236,9 @@ class Sam2Predictor:
             (2, 480, 640)
         """
         encoded = self._require_image()
-        return self._masks_for(encoded, 0, as_boxes(boxes, encoded.sizes[0]), None)
+        if np.size(boxes) == 0:  # a detector found nothing: no masks, not an error
+            return self._no_masks(encoded.sizes[0])
+        return self._masks_for(encoded, 0, as_boxes(boxes, encoded.sizes[0], name="boxes"), None)
 
     def predict_batch(
         self,
@@ -252,7 +252,8 @@ class Sam2Predictor:
 
         Args:
             images: the images (paths, URLs, PIL images or arrays); sizes may differ.
-            boxes: per image, an (N_i, 4) array of boxes in that image's pixels.
+            boxes: per image, an (N_i, 4) array of boxes in that image's pixels; an image
+                with no boxes gets an empty ``Masks``.
             point_coords: per image, (N_i, K, 2) clicks (K clicks per object), or (N_i, 2) for
                 one click per object. With ``boxes`` too, N_i must match.
             point_labels: per image, labels shaped like ``point_coords`` without the last axis.
@@ -280,7 +281,13 @@ class Sam2Predictor:
         encoded = self._encode(images)
         results = []
         for index, size in enumerate(encoded.sizes):
-            image_boxes = None if boxes is None else as_boxes(boxes[index], size)
+            nothing = (boxes is None or np.size(boxes[index]) == 0) and (
+                point_coords is None or np.size(point_coords[index]) == 0
+            )
+            if nothing:
+                results.append(self._no_masks(size))
+                continue
+            image_boxes = None if boxes is None else as_boxes(boxes[index], size, name="boxes")
             points = None
             if point_coords is not None:
                 coords = np.asarray(point_coords[index], dtype=np.float64)
@@ -308,6 +315,16 @@ class Sam2Predictor:
         )
         masks = self._upscale(low_res, size, binarize=True)
         return Masks(masks[:, 0], scores[:, 0], low_res[:, 0], object_logits, boxes)
+
+    def _no_masks(self, size: tuple[int, int]) -> Masks:
+        low_res = tuple(self.model.prompt_encoder.mask_input_size)
+        return Masks(
+            masks=np.zeros((0, *size), bool),
+            scores=np.zeros(0, np.float32),
+            logits=np.zeros((0, *low_res), np.float32),
+            object_score_logits=np.zeros(0, np.float32),
+            boxes=np.zeros((0, 4), np.float32),
+        )
 
     @torch.inference_mode()
     def _decode(

@@ -416,3 +416,19 @@ def test_bad_batch_arguments(ready, image_hw):
 def test_bad_clean_up_settings(video_checkpoint):
     with pytest.raises(ValueError, match="max_hole_area must be >= 0, got -1"):
         Sam2Predictor.from_pretrained(video_checkpoint, device="cpu", max_hole_area=-1)
+
+
+def test_one_object_in_three_dimensions_is_squeezed_like_the_original(ready):
+    nested = ready.predict(point_coords=[[(10, 10), (20, 5)]], point_labels=[[1, 0]])
+    flat = ready.predict(point_coords=[(10, 10), (20, 5)], point_labels=[1, 0])
+    assert nested.masks.shape == flat.masks.shape == (3, 48, 64)
+    np.testing.assert_array_equal(nested.masks, flat.masks)
+
+
+def test_no_boxes_give_empty_masks(ready, image_hw):
+    empty = ready.predict_boxes([])
+    assert len(empty) == 0 and empty.masks.shape == (0, 48, 64)
+    results = ready.predict_batch([image_hw, image_hw[:20]], [[(1, 1, 9, 9)], []])
+    assert [len(r) for r in results] == [1, 0] and results[1].masks.shape == (0, 20, 64)
+    with pytest.raises(ValueError, match=r"boxes must be 4 numbers .* got shape \(3,\)"):
+        ready.predict_boxes([1, 2, 3])
