@@ -121,9 +121,13 @@ class _OriginalRules:
         obj_id: int,
         *,
         fill_hole_area: int,
+        correction_as_cond: bool = False,
         streaming: bool = False,
     ) -> None:
-        """Run one object's new prompt on one frame and store its output and memory."""
+        """Run one object's new prompt on one frame and store its output and memory.
+
+        ``correction_as_cond`` is the original's ``add_all_frames_to_correct_as_cond``.
+        """
         model: Any = self
         obj_idx = session.obj_id_to_idx(obj_id)
         point_inputs = session.point_inputs_per_obj[obj_idx].get(frame_idx)
@@ -170,10 +174,9 @@ class _OriginalRules:
             is_mask_from_pts=True,
         )
         out["maskmem_features"], out["maskmem_pos_enc"] = maskmem, maskmem_pos
-        session.store_output(
-            obj_idx, frame_idx, output_value=out, is_conditioning_frame=is_init_cond_frame
-        )
-        if is_init_cond_frame:
+        is_cond = is_init_cond_frame or correction_as_cond
+        session.store_output(obj_idx, frame_idx, output_value=out, is_conditioning_frame=is_cond)
+        if is_cond:
             # As the original's preflight: a conditioning output replaces a tracked one.
             outputs["non_cond_frame_outputs"].pop(frame_idx, None)
 
@@ -245,6 +248,7 @@ class VideoTracker:
         loaded: LoadedModel,
         *,
         fill_hole_area: int = 8,
+        add_all_frames_to_correct_as_cond: bool = False,
         offload_frames_to_cpu: bool = False,
         offload_state_to_cpu: bool = False,
         progress: bool | None = None,
@@ -257,6 +261,12 @@ class VideoTracker:
             fill_hole_area: fill holes of at most this many pixels of the low-res
                 (image_size / 4, 256x256 for the real models) masks, as the original video
                 predictor built by ``build_sam2_video_predictor`` does (8); 0 turns it off.
+            add_all_frames_to_correct_as_cond: the original's option of that name. False (the
+                original's default): a click on an already tracked frame corrects that frame
+                and the memory it leaves, but a later propagation *over* that frame tracks it
+                afresh and drops the correction, so propagate from the next frame on. True:
+                corrected frames become prompted (conditioning) frames that every later
+                propagation keeps and every frame's memory reads (the SAM 2 training setting).
             offload_frames_to_cpu: keep the preprocessed frames in CPU memory (on a GPU).
             offload_state_to_cpu: keep the memory bank in CPU memory (on a GPU; slower).
             progress: show a progress bar over frames: None = only when stderr is a terminal.
@@ -270,6 +280,7 @@ class VideoTracker:
         self.device = loaded.device
         self.dtype = loaded.dtype
         self.fill_hole_area = fill_hole_area
+        self.add_all_frames_to_correct_as_cond = bool(add_all_frames_to_correct_as_cond)
         self.offload_frames_to_cpu = offload_frames_to_cpu
         self.offload_state_to_cpu = offload_state_to_cpu
         self.progress = progress
@@ -289,6 +300,7 @@ class VideoTracker:
         local_files_only: bool = False,
         token: str | bool | None = None,
         fill_hole_area: int = 8,
+        add_all_frames_to_correct_as_cond: bool = False,
         offload_frames_to_cpu: bool = False,
         offload_state_to_cpu: bool = False,
         progress: bool | None = None,
@@ -311,6 +323,7 @@ class VideoTracker:
         return cls(
             loaded,
             fill_hole_area=fill_hole_area,
+            add_all_frames_to_correct_as_cond=add_all_frames_to_correct_as_cond,
             offload_frames_to_cpu=offload_frames_to_cpu,
             offload_state_to_cpu=offload_state_to_cpu,
             progress=progress,
@@ -459,6 +472,7 @@ class _Session:
                 frame_idx,
                 obj_id,
                 fill_hole_area=self.tracker.fill_hole_area,
+                correction_as_cond=self.tracker.add_all_frames_to_correct_as_cond,
                 streaming=streaming,
             )
         return self._results(frame_idx)
@@ -627,6 +641,11 @@ class TrackingSession(_Session):
             clear_old_points: replace this object's earlier clicks on this frame (the
                 original's default; the previous mask still guides the new clicks).
                 False adds the clicks to them.
+
+        A click on a frame the object was already tracked to is a correction: the frame's
+        previous mask is fed back with the click, as in the original. See
+        ``VideoTracker(add_all_frames_to_correct_as_cond=...)`` for how it survives the next
+        propagation.
 
         Returns:
             ``FrameMasks`` of this frame for every object that has a result on it.

@@ -1,0 +1,589 @@
+"""VideoTracker on a tiny random video model: equivalence with transformers' session calls,
+the original SAM 2 rules where the two differ, streaming memory, frame IO and exports."""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import IMAGE_SIZE, tiny_image_processor, tiny_vision_config
+from PIL import Image
+from transformers import (
+    Sam2VideoConfig,
+    Sam2VideoInferenceSession,
+    Sam2VideoModel,
+    Sam2VideoProcessor,
+    Sam2VideoVideoProcessor,
+)
+
+from sam2_hf import video_io
+from sam2_hf.video import FrameMasks, VideoTracker, _fill_holes, track_video
+
+H, W = 48, 64  # non-square frames
+N_FRAMES = 6
+
+
+def working_tiny_video_config(**overrides: object) -> Sam2VideoConfig:
+    """conftest's tiny_video_config has an FPN width of 32, which the memory encoder (128 wide)
+    rejects on the first tracked frame; this one widens the FPN and prompt path to 128."""
+    vision = tiny_vision_config()
+    vision.fpn_hidden_size = 128
+    return Sam2VideoConfig(
+        vision_config=vision,
+        prompt_encoder_config={"hidden_size": 128, "image_size": IMAGE_SIZE, "patch_size": 16},
+        mask_decoder_config={"hidden_size": 128},
+        image_size=IMAGE_SIZE,
+        memory_attention_hidden_size=128,
+        memory_attention_feed_forward_hidden_size=256,
+        memory_attention_rope_feat_sizes=[IMAGE_SIZE // 16, IMAGE_SIZE // 16],
+        memory_encoder_hidden_size=128,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=128,
+        memory_fuser_embed_dim=128,
+        memory_fuser_intermediate_dim=256,
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy 2-core machine two threads spin
+    against each other: a test that takes 0.6 s on one thread took 37 s on two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A hub-shaped sam2_video checkpoint whose objects are "present" (random weights put the
+    object score near 0, which would make every mask empty and every comparison trivial)."""
+    folder = tmp_path_factory.mktemp("sam2-video-tracker")
+    torch.manual_seed(0)
+    model = Sam2VideoModel(working_tiny_video_config()).eval()
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias += 3.0
+    model.save_pretrained(folder)
+    tiny_image_processor().save_pretrained(folder)
+    Sam2VideoVideoProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}).save_pretrained(
+        folder
+    )
+    (folder / "processor_config.json").write_text(
+        json.dumps(
+            {
+                "point_pad_value": -10,
+                "processor_class": "Sam2VideoProcessor",
+                "target_size": IMAGE_SIZE,
+            }
+        )
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tracker(checkpoint: Path) -> VideoTracker:
+    return VideoTracker.from_pretrained(checkpoint, device="cpu", fill_hole_area=0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def raw(checkpoint: Path) -> tuple[Sam2VideoModel, Sam2VideoProcessor]:
+    """The same checkpoint as plain transformers objects, for reference runs."""
+    model = Sam2VideoModel.from_pretrained(checkpoint).eval()
+    return model, Sam2VideoProcessor.from_pretrained(checkpoint)
+
+
+def make_frames(count: int = N_FRAMES, seed: int = 0) -> list[np.ndarray]:
+    """A bright square drifting right over noise."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(count):
+        frame = rng.integers(0, 60, size=(H, W, 3), dtype=np.uint8)
+        frame[10:30, 10 + 2 * i : 30 + 2 * i] = (220, 90, 40)
+        frames.append(frame)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[np.ndarray]:
+    return make_frames()
+
+
+def low_res(session, obj_id: int, frame_idx: int) -> torch.Tensor:
+    state = session._state
+    outputs = state.output_dict_per_obj[state.obj_id_to_idx(obj_id)]
+    out = (
+        outputs["cond_frame_outputs"].get(frame_idx) or outputs["non_cond_frame_outputs"][frame_idx]
+    )
+    return out["pred_masks"]
+
+
+def raw_session(tracker: VideoTracker, frames: list[np.ndarray]) -> Sam2VideoInferenceSession:
+    pixels = torch.stack([tracker._preprocess(f) for f in frames])
+    return Sam2VideoInferenceSession(
+        video=pixels, video_height=H, video_width=W, dtype=torch.float32
+    )
+
+
+def raw_masks(processor: Sam2VideoProcessor, pred_masks: torch.Tensor) -> np.ndarray:
+    (masks,) = processor.post_process_masks([pred_masks], [[H, W]], binarize=True)
+    return masks[:, 0].numpy()
+
+
+# ------------------------------------------------------------------ opening videos
+
+
+def test_open_list_gives_session_of_frames(tracker: VideoTracker, frames) -> None:
+    session = tracker.open(frames)
+    assert len(session) == N_FRAMES
+    assert session.size == (H, W)
+    assert session.obj_ids == []
+
+
+def test_folder_frames_sort_naturally(tmp_path: Path) -> None:
+    for value, name in ((1, "frame2.png"), (2, "frame10.png"), (0, "frame1.jpg")):
+        Image.fromarray(np.full((8, 6, 3), value * 100, np.uint8)).save(tmp_path / name)
+    (tmp_path / "notes.txt").write_text("not a frame")
+    frames = video_io.read_frames(tmp_path)
+    assert len(frames) == 3
+    assert [int(round(f.mean() / 100)) for f in frames] == [0, 1, 2]
+
+
+def test_video_file_is_decoded(tmp_path: Path, frames) -> None:
+    results = [FrameMasks(i, {}, {}, {}) for i in range(len(frames))]
+    path = video_io.write_overlay(frames, results, tmp_path / "clip.mp4", fps=5)
+    decoded = video_io.read_frames(path)
+    assert len(decoded) == len(frames)
+    assert decoded.size == (H, W)
+    assert decoded[0].dtype == np.uint8
+
+
+def test_bad_videos_are_explained(tmp_path: Path, tracker: VideoTracker, frames) -> None:
+    with pytest.raises(ValueError, match="has no frames"):
+        tracker.open(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        tracker.open(tmp_path / "missing.mp4")
+    (tmp_path / "broken.mp4").write_text("not a video")
+    with pytest.raises(ValueError, match="cannot be read as a video"):
+        tracker.open(tmp_path / "broken.mp4")
+    with pytest.raises(ValueError, match=r"video\[1\] is \(40, 64\), video\[0\] is \(48, 64\)"):
+        tracker.open([frames[0], frames[1][:40]])
+    with pytest.raises(ValueError, match="has no frames"):
+        tracker.open([])
+
+
+def test_missing_pyav_says_how_to_install(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)
+    (tmp_path / "clip.mp4").write_bytes(b"\0")
+    with pytest.raises(ImportError, match=r'pip install "sam2-hf\[video\]"'):
+        video_io.read_frames(tmp_path / "clip.mp4")
+
+
+def test_preprocessing_is_pil_bicubic_then_the_processors_normalisation(
+    tracker: VideoTracker, frames
+) -> None:
+    resized = [
+        np.asarray(Image.fromarray(f).resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BICUBIC))
+        for f in frames[:2]
+    ]
+    expected = Sam2VideoVideoProcessor(do_resize=False)(videos=[resized], return_tensors="pt")
+    ours = torch.stack([tracker._preprocess(f) for f in frames[:2]])
+    torch.testing.assert_close(ours, expected["pixel_values_videos"][0], atol=1e-5, rtol=0)
+
+
+# ------------------------------------------------------------------ tracking
+
+
+def test_equivalent_to_raw_transformers_session_calls(tracker, raw, frames) -> None:
+    model, processor = raw
+    session = tracker.open(frames)
+    session.add(frame=0, obj_id=1, points=[(20, 20), (40, 25)], labels=[1, 0])
+    session.add(frame=0, obj_id=2, box=(30, 5, 60, 40))
+    ours = list(session.propagate())
+
+    state = raw_session(tracker, frames)
+    with torch.inference_mode():
+        processor.add_inputs_to_inference_session(
+            state, 0, 1, input_points=[[[[20, 20], [40, 25]]]], input_labels=[[[1, 0]]]
+        )
+        model(state, frame_idx=0)  # the model must run after each object's prompt
+        processor.add_inputs_to_inference_session(state, 0, 2, input_boxes=[[[30, 5, 60, 40]]])
+        model(state, frame_idx=0)
+        reference = [model(state, frame_idx=i) for i in range(N_FRAMES)]
+
+    assert [r.frame_idx for r in ours] == list(range(N_FRAMES))
+    for result, expected in zip(ours, reference, strict=True):
+        assert result.obj_ids == [1, 2] == expected.object_ids
+        expected_masks = raw_masks(processor, expected.pred_masks)
+        assert expected_masks.any()  # a non-trivial comparison
+        np.testing.assert_array_equal(result.stack(), expected_masks)
+        scores = expected.object_score_logits.reshape(-1).tolist()
+        assert [result.scores[1], result.scores[2]] == pytest.approx(scores, abs=0)
+        assert result.present == {1: scores[0] > 0, 2: scores[1] > 0}
+
+
+def test_reverse_equivalent_to_raw_and_visits_frames_backwards(tracker, raw, frames) -> None:
+    model, processor = raw
+    session = tracker.open(frames)
+    session.add(frame=4, obj_id=5, points=[(30, 20)])
+    ours = list(session.propagate(reverse=True))
+    state = raw_session(tracker, frames)
+    with torch.inference_mode():
+        processor.add_inputs_to_inference_session(
+            state, 4, 5, input_points=[[[[30, 20]]]], input_labels=[[[1]]]
+        )
+        model(state, frame_idx=4)
+        reference = [model(state, frame_idx=i, reverse=True) for i in (4, 3, 2, 1, 0)]
+    assert [r.frame_idx for r in ours] == [4, 3, 2, 1, 0]
+    for result, expected in zip(ours, reference, strict=True):
+        np.testing.assert_array_equal(result.stack(), raw_masks(processor, expected.pred_masks))
+
+
+def test_masks_shapes_ids_and_order(tracker: VideoTracker, frames) -> None:
+    session = tracker.open(frames)
+    first = session.add(frame=0, obj_id=7, points=[(20, 20)])
+    assert first.obj_ids == [7]
+    session.add(frame=2, obj_id=3, box=(5, 5, 40, 40))
+    mask = np.zeros((H, W), bool)
+    mask[10:30, 30:50] = True
+    on_frame = session.add(frame=0, obj_id=11, mask=mask)
+    assert on_frame.obj_ids == [7, 11]  # object 3 has no result on frame 0 yet
+    results = list(session.propagate(max_frames=3))
+    assert [r.frame_idx for r in results] == [0, 1, 2]
+    for frame_idx, masks in results:  # unpacks as (frame_idx, masks)
+        assert list(masks) == [7, 3, 11] or (frame_idx == 0 and list(masks) == [7, 11, 3])
+        for m in masks.values():
+            assert m.shape == (H, W) and m.dtype == bool
+    assert results[2].stack().shape == (3, H, W)
+    assert set(results[1].present) == {7, 3, 11}
+
+
+def test_both_directions_from_a_middle_frame(tracker: VideoTracker, frames) -> None:
+    session = tracker.open(frames)
+    session.add(frame=2, obj_id=1, points=[(25, 20)])
+    order = [r.frame_idx for r in session.propagate(both_directions=True)]
+    assert order == [2, 3, 4, 5, 1, 0]
+    assert [r.frame_idx for r in session.propagate(start=3, max_frames=2)] == [3, 4]
+    order = [r.frame_idx for r in session.propagate(start=3, max_frames=2, both_directions=True)]
+    assert order == [3, 4, 2, 1]
+
+
+def test_correction_changes_later_frames_not_earlier(tracker: VideoTracker, frames) -> None:
+    session = tracker.open(frames)
+    session.add(frame=0, obj_id=1, points=[(20, 20)])
+    list(session.propagate())
+    before = {i: low_res(session, 1, i).clone() for i in range(N_FRAMES)}
+    session.add(frame=3, obj_id=1, points=[(15, 40)], labels=[0])
+    corrected = low_res(session, 1, 3).clone()
+    assert not torch.equal(corrected, before[3])
+    list(session.propagate(start=4))  # as in the original: from the frame after the click
+    for i in range(3):
+        assert torch.equal(low_res(session, 1, i), before[i])
+    assert torch.equal(low_res(session, 1, 3), corrected)
+    for i in range(4, N_FRAMES):
+        assert not torch.equal(low_res(session, 1, i), before[i])
+
+
+def test_corrections_as_conditioning_frames_survive_propagation(checkpoint, frames) -> None:
+    tracker = VideoTracker.from_pretrained(
+        checkpoint, device="cpu", fill_hole_area=0, add_all_frames_to_correct_as_cond=True
+    )
+    session = tracker.open(frames)
+    session.add(frame=0, obj_id=1, points=[(20, 20)])
+    list(session.propagate())
+    before = {i: low_res(session, 1, i).clone() for i in range(N_FRAMES)}
+    session.add(frame=3, obj_id=1, points=[(15, 40)], labels=[0])
+    corrected = low_res(session, 1, 3).clone()
+    list(session.propagate())  # from frame 0, over the corrected frame
+    assert torch.equal(low_res(session, 1, 0), before[0])
+    assert torch.equal(low_res(session, 1, 3), corrected)
+    # Frames 1-2 change too: every frame reads all conditioning frames' memories, later
+    # ones included, as in the original.
+    for i in range(4, N_FRAMES):
+        assert not torch.equal(low_res(session, 1, i), before[i])
+
+
+def test_remove_object_leaves_the_others_as_if_it_never_was(tracker, frames) -> None:
+    session = tracker.open(frames)
+    session.add(frame=0, obj_id=1, points=[(20, 20)])
+    session.add(frame=0, obj_id=2, points=[(40, 30)])
+    session.add(frame=1, obj_id=3, box=(5, 5, 30, 30))
+    session.remove_object(2)
+    assert session.obj_ids == [1, 3]
+    ours = list(session.propagate())
+
+    alone = tracker.open(frames)
+    alone.add(frame=0, obj_id=1, points=[(20, 20)])
+    alone.add(frame=1, obj_id=3, box=(5, 5, 30, 30))
+    for result, expected in zip(ours, alone.propagate(), strict=True):
+        assert result.obj_ids == [1, 3]
+        np.testing.assert_array_equal(result.stack(), expected.stack())
+    with pytest.raises(ValueError, match=r"obj_id 2 is not tracked; tracked ids: \[1, 3\]"):
+        session.remove_object(2)
+
+
+def test_clear_frame_and_reset(tracker: VideoTracker, frames) -> None:
+    session = tracker.open(frames)
+    session.add(frame=0, obj_id=1, points=[(20, 20)])
+    session.add(frame=2, obj_id=1, points=[(30, 20)])
+    session.clear_frame(2)
+    assert [r.frame_idx for r in session.propagate()] == list(range(N_FRAMES))
+    session.clear_frame(0, obj_id=1)
+    with pytest.raises(RuntimeError, match=r"objects \[1\] have no prompt left"):
+        list(session.propagate())
+    session.reset()
+    assert session.obj_ids == []
+    with pytest.raises(RuntimeError, match=r"Call add\(...\)"):
+        session.propagate()
+
+
+def test_bad_prompts_are_explained(tracker: VideoTracker, checkpoint: Path, frames) -> None:
+    session = tracker.open(frames)
+    with pytest.raises(ValueError, match=r"frame must be a frame index in \[0, 5\].*got 6"):
+        session.add(frame=6, obj_id=1, points=[(1, 1)])
+    with pytest.raises(ValueError, match=r"mask must have the frame's shape \(H, W\) = \(48, 64\)"):
+        session.add(frame=0, obj_id=1, mask=np.ones((10, 10), bool))
+    with pytest.raises(ValueError, match="obj_id 4 is not tracked"):
+        session.add(frame=0, obj_id=4, points=[(5, 5)], labels=[0])
+    with pytest.raises(ValueError, match="point_coords must lie inside the image"):
+        session.add(frame=0, obj_id=1, points=[(100, 5)])
+    with pytest.raises(ValueError, match="either mask or points/box"):
+        session.add(frame=0, obj_id=1, points=[(5, 5)], mask=np.ones((H, W), bool))
+    with pytest.raises(TypeError, match="obj_id must be an int"):
+        session.add(frame=0, obj_id="a", points=[(5, 5)])
+    with pytest.raises(ValueError, match="frame must be a frame index"):
+        session.propagate(start=-1)
+    with pytest.raises(ValueError, match="fill_hole_area must be >= 0"):
+        VideoTracker.from_pretrained(checkpoint, device="cpu", fill_hole_area=-1)
+
+
+# ------------------------------------------------------------------ the original's rules
+
+
+def test_private_transformers_api_the_rules_rely_on() -> None:
+    """Fails when transformers renames or re-signs what _OriginalRules calls or overrides."""
+    expected = {
+        "_run_single_frame_inference": {
+            "inference_session",
+            "frame_idx",
+            "obj_idx",
+            "batch_size",
+            "is_init_cond_frame",
+            "point_inputs",
+            "mask_inputs",
+            "reverse",
+            "prev_sam_mask_logits",
+            "streaming",
+        },
+        "_use_mask_as_output": {"backbone_features", "high_res_features", "mask_inputs"},
+        "_single_frame_forward": {"input_masks", "image_embeddings", "multimask_output"},
+        "_encode_new_memory": {
+            "current_vision_feats",
+            "pred_masks_high_res",
+            "object_score_logits",
+            "is_mask_from_pts",
+        },
+        "_prepare_vision_features": {"inference_session", "frame_idx", "batch_size"},
+    }
+    for name, params in expected.items():
+        assert params <= set(inspect.signature(getattr(Sam2VideoModel, name)).parameters), name
+
+
+class Spy:
+    """Records the keyword arguments of every call to one of Sam2VideoModel's methods.
+
+    Patched on transformers' class, so it sees what _OriginalRules hands transformers.
+    """
+
+    def __init__(self, monkeypatch, name: str) -> None:
+        self.calls: list[dict] = []
+        original = getattr(Sam2VideoModel, name)
+
+        def spy(model, *args, **kwargs):
+            self.calls.append(kwargs)
+            return original(model, *args, **kwargs)
+
+        monkeypatch.setattr(Sam2VideoModel, name, spy)
+
+
+def test_rule1_correction_click_feeds_previous_logits(monkeypatch, tracker, raw, frames) -> None:
+    session = tracker.open(frames)
+    session.add(frame=0, obj_id=1, points=[(20, 20)])
+    list(session.propagate())
+    previous = low_res(session, 1, 3).clone()
+    spy = Spy(monkeypatch, "_single_frame_forward")
+    session.add(frame=3, obj_id=1, points=[(15, 40)], labels=[0])
+    (call,) = spy.calls
+    torch.testing.assert_close(call["input_masks"], previous.clamp(-32, 32), rtol=0, atol=0)
+
+    # transformers on its own passes none: when this fails, upstream fixed it.
+    model, processor = raw
+    state = raw_session(tracker, frames)
+    with torch.inference_mode():
+        processor.add_inputs_to_inference_session(
+            state, 0, 1, input_points=[[[[20, 20]]]], input_labels=[[[1]]]
+        )
+        for i in range(4):
+            model(state, frame_idx=i)
+        spy = Spy(monkeypatch, "_single_frame_forward")
+        processor.add_inputs_to_inference_session(
+            state, 3, 1, input_points=[[[[15, 40]]]], input_labels=[[[0]]]
+        )
+        model(state, frame_idx=3)
+    assert spy.calls[0]["input_masks"] is None
+
+
+def test_rule2_other_objects_untouched_by_a_click(tracker, raw, frames) -> None:
+    session = tracker.open(frames)
+    session.add(frame=0, obj_id=1, points=[(20, 20)])
+    session.add(frame=0, obj_id=2, points=[(40, 30)])
+    list(session.propagate())
+    state = session._state
+    untouched = state.output_dict_per_obj[1]["non_cond_frame_outputs"][3]
+    session.add(frame=3, obj_id=1, points=[(15, 40)], labels=[0])
+    assert state.output_dict_per_obj[1]["non_cond_frame_outputs"][3] is untouched
+
+    # transformers re-runs object 2 and re-encodes its memory as if it had been clicked.
+    model, processor = raw
+    raw_state = raw_session(tracker, frames)
+    with torch.inference_mode():
+        for obj_id, point in ((1, [20, 20]), (2, [40, 30])):
+            processor.add_inputs_to_inference_session(
+                raw_state, 0, obj_id, input_points=[[[point]]], input_labels=[[[1]]]
+            )
+            model(raw_state, frame_idx=0)
+        for i in range(1, 4):
+            model(raw_state, frame_idx=i)
+        before = raw_state.output_dict_per_obj[1]["non_cond_frame_outputs"][3]
+        processor.add_inputs_to_inference_session(
+            raw_state, 3, 1, input_points=[[[[15, 40]]]], input_labels=[[[0]]]
+        )
+        model(raw_state, frame_idx=3)
+    assert raw_state.output_dict_per_obj[1]["non_cond_frame_outputs"][3] is not before
+
+
+def test_rules3_and_4_mask_prompt(monkeypatch, tracker, raw, frames) -> None:
+    mask = np.zeros((H, W), bool)
+    mask[10:30, 30:50] = True
+    decoder = Spy(monkeypatch, "_single_frame_forward")
+    memory = Spy(monkeypatch, "_encode_new_memory")
+    session = tracker.open(frames)
+    session.add(frame=0, obj_id=1, mask=mask)
+    assert [c["multimask_output"] for c in decoder.calls] == [False]  # rule 3
+    (call,) = memory.calls
+    expected = F.interpolate(low_res(session, 1, 0), size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear")
+    torch.testing.assert_close(call["pred_masks_high_res"], expected, rtol=0, atol=0)  # rule 4
+    assert call["is_mask_from_pts"] is True
+
+    # transformers: multimask pointer, full-resolution input mask in memory.
+    model, processor = raw
+    state = raw_session(tracker, frames)
+    decoder = Spy(monkeypatch, "_single_frame_forward")
+    memory = Spy(monkeypatch, "_encode_new_memory")
+    with torch.inference_mode():
+        processor.add_inputs_to_inference_session(state, 0, 1, input_masks=mask)
+        model(state, frame_idx=0)
+    assert decoder.calls[0].get("multimask_output", True) is True
+    assert not torch.equal(memory.calls[0]["pred_masks_high_res"], expected)
+
+
+# ------------------------------------------------------------------ holes, streaming
+
+
+def test_fill_holes_as_the_original() -> None:
+    logits = torch.full((1, 1, 8, 8), 5.0)
+    logits[0, 0, 2:4, 2:4] = -3.0  # a 4-pixel hole
+    logits[0, 0, 5:8, 5:8] = -3.0  # a 9-pixel region touching the border
+    filled = _fill_holes(logits, 8)
+    assert torch.all(filled[0, 0, 2:4, 2:4] == 0.1)
+    assert torch.all(filled[0, 0, 5:8, 5:8] == -3.0)
+    assert torch.equal(_fill_holes(logits, 0), logits)
+    assert torch.equal(logits[0, 0, 2, 2], torch.tensor(-3.0))  # input untouched
+
+
+def test_streaming_matches_whole_video_and_stays_bounded(tracker: VideoTracker) -> None:
+    # At least max_object_pointers_in_encoder (16) frames, so that both modes scale the
+    # object pointers' temporal encoding alike.
+    frames = make_frames(20, seed=1)
+    stream = tracker.stream()
+    assert stream.push(frames[0]).obj_ids == []
+    first = stream.add(obj_id=1, points=[(20, 20)])
+    streamed, held, stored_bytes = [first], [], []
+    for frame in frames[1:]:
+        streamed.append(stream.push(frame))
+        held.append(len(stream.stored_frames))
+        stored_bytes.append(state_bytes(stream._state))
+    # prompted frame 0 + the last 15 tracked frames (object pointers), no more.
+    assert max(held) == 16
+    assert stored_bytes[-1] == stored_bytes[16]
+
+    session = tracker.open(frames)
+    session.add(frame=0, obj_id=1, points=[(20, 20)])
+    for ours, expected in zip(streamed, session.propagate(), strict=True):
+        assert ours.frame_idx == expected.frame_idx
+        np.testing.assert_array_equal(ours.stack(), expected.stack())
+
+    with pytest.raises(ValueError, match=r"latest pushed frame \(19\), got frame 3"):
+        stream.add(obj_id=1, points=[(5, 5)], frame=3)
+    with pytest.raises(ValueError, match="all frames must have the same size"):
+        stream.push(frames[0][:20])
+    with pytest.raises(RuntimeError, match=r"Call push\(frame\) before add"):
+        tracker.stream().add(obj_id=1, points=[(5, 5)])
+
+
+def state_bytes(state) -> int:
+    total = sum(t.numel() * t.element_size() for t in state.processed_frames.values())
+    for outputs in state.output_dict_per_obj.values():
+        for per_frame in outputs.values():
+            for out in per_frame.values():
+                total += sum(
+                    v.numel() * v.element_size()
+                    for v in out.values()
+                    if isinstance(v, torch.Tensor)
+                )
+    return total
+
+
+# ------------------------------------------------------------------ exports
+
+
+def test_exports_pngs_overlays_and_track_video(tmp_path: Path, checkpoint: Path, frames) -> None:
+    results = track_video(
+        frames,
+        [
+            {"frame": 2, "obj_id": 1, "points": [(20, 20)], "labels": [1]},
+            {"frame": 2, "obj_id": 2, "box": (30, 5, 60, 40)},
+        ],
+        output_dir=tmp_path / "masks",
+        overlay_path=tmp_path / "overlay.gif",
+        model=checkpoint,
+        device="cpu",
+        progress=False,
+    )
+    assert [r.frame_idx for r in results] == list(range(N_FRAMES))
+    pngs = sorted((tmp_path / "masks").glob("*.png"))
+    assert [p.name for p in pngs] == [f"{i:05d}.png" for i in range(N_FRAMES)]
+    labels = np.array(Image.open(pngs[3]))
+    np.testing.assert_array_equal(labels, video_io.label_image(results[3], (H, W)))
+    assert set(np.unique(labels)) <= {0, 1, 2}
+    with Image.open(tmp_path / "overlay.gif") as gif:
+        assert gif.n_frames == N_FRAMES and gif.size == (W, H)
+
+    mp4 = video_io.write_overlay(frames, results, tmp_path / "overlay.mp4")
+    assert len(video_io.read_frames(mp4)) == N_FRAMES
+    with pytest.raises(ValueError, match="must end in .mp4 or .gif"):
+        video_io.write_overlay(frames, results, tmp_path / "overlay.avi")
+
+
+def test_progress_bar_hidden_when_not_a_terminal(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
+    bar = video_io.progress(range(3), total=3, desc="x", show=None)
+    assert bar.disable
+    assert not video_io.progress(range(3), total=3, desc="x", show=True).disable
