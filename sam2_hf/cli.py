@@ -12,11 +12,14 @@ is written until every mask has been computed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import math
+import os
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +40,7 @@ PROG = "sam2-hf"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 DTYPES = ("auto", "fp32", "fp16", "bf16", "float32", "float16", "bfloat16")
 # Errors a user can act on; anything else is a bug and its message gets the type name.
-_EXPECTED_ERRORS = (OSError, ValueError, RuntimeError, TypeError)
+_EXPECTED_ERRORS = (OSError, ValueError, RuntimeError, TypeError, ImportError)
 
 SEGMENT_EXAMPLES = """\
 examples:
@@ -56,6 +59,18 @@ boxes.json maps image file names to lists of [x0, y0, x1, y1] pixel boxes:
   {"cat.jpg": [[10, 20, 200, 220]], "dog.jpg": [[5, 5, 90, 80], [100, 10, 180, 95]]}
 YOLO label files are labels/<image stem>.txt with lines "class cx cy w h" in [0, 1];
 COCO category ids are the YOLO class ids (names from --class-names, one per line).
+"""
+
+TRACK_EXAMPLES = """\
+examples:
+  # one object clicked on frame 0 of a video -> out/00000.png, 00001.png, ... and an overlay
+  sam2-hf track clip.mp4 --frame 0 --point 210,350 -o out/ --overlay out.mp4
+
+  # two objects from boxes on frame 12 of a folder of frames (object ids 1 and 2)
+  sam2-hf track frames/ --frame 12 --box 300,0,500,400 --box 40,60,200,300 -o out/
+
+Each PNG holds one frame's labels: pixel value = object id, 0 = background. Tracking runs
+forward and backward from the prompted frame. Video files need: pip install "sam2-hf[video]".
 """
 
 MODELS_EXAMPLES = """\
@@ -107,14 +122,31 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
-def _positive_int(text: str) -> int:
+_POINT_HELP = "a click in pixels; L is 1 (foreground, default) or 0 (background); repeatable"
+
+
+def _bounded_int(text: str, low: int, high: float) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+        value = low - 1
+    if not low <= value <= high:
+        limit = "" if high == math.inf else f" and <= {high}"
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {low}{limit}, got {text!r}")
     return value
+
+
+def _frame_index(text: str) -> int:
+    return _bounded_int(text, 0, math.inf)
+
+
+def _object_id(text: str) -> int:
+    # Object ids are pixel values of the label PNGs.
+    return _bounded_int(text, 1, 255)
+
+
+def _positive_int(text: str) -> int:
+    return _bounded_int(text, 1, math.inf)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         type=parse_point,
         metavar="X,Y[:L]",
-        help="a click in pixels; L is 1 (foreground, default) or 0 (background); repeatable",
+        help=_POINT_HELP,
     )
     prompts.add_argument(
         "--box",
@@ -192,6 +224,54 @@ def build_parser() -> argparse.ArgumentParser:
     outputs.add_argument("--json", action="store_true", help="print a JSON report on stdout")
     _add_model_arguments(segment)
     segment.set_defaults(handler=run_segment, check=_check_segment, parser=segment)
+
+    track = commands.add_parser(
+        "track",
+        parents=[common],
+        help="track objects prompted on one frame through a video",
+        description="Track objects prompted on one frame through a video file or a folder of\n"
+        "frames, writing one label PNG per frame and optionally an overlay video.",
+        epilog=TRACK_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    track.add_argument("video", metavar="VIDEO", help="a video file or a folder of JPEG/PNG frames")
+    track.add_argument(
+        "--frame", type=_frame_index, default=0, help="the prompted frame (0-based, default 0)"
+    )
+    track.add_argument(
+        "--point", action="append", type=parse_point, metavar="X,Y[:L]", help=_POINT_HELP
+    )
+    track.add_argument(
+        "--box",
+        action="append",
+        type=parse_box,
+        metavar="X0,Y0,X1,Y1",
+        help="a box in pixels; several boxes (without --point) track one object each",
+    )
+    track.add_argument(
+        "--obj-id",
+        type=_object_id,
+        default=1,
+        metavar="N",
+        help="id of the (first) object, 1..255 (default 1); further boxes get N+1, N+2, ...",
+    )
+    track.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="DIR", help="folder for label PNGs"
+    )
+    track.add_argument(
+        "--overlay", type=Path, metavar="VIDEO", help="the tracked masks on the frames (.mp4, .gif)"
+    )
+    track.add_argument("--fps", type=float, default=10.0, help="overlay frame rate (default 10)")
+    track.add_argument(
+        "--fill-hole-area",
+        type=int,
+        default=8,
+        metavar="N",
+        help="fill mask holes up to N low-res pixels, as the original (default 8; 0 = off)",
+    )
+    track.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    _add_model_arguments(track)
+    track.set_defaults(handler=run_track, check=_check_track, parser=track)
 
     models = commands.add_parser(
         "models",
@@ -274,6 +354,26 @@ def _check_segment(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     _check_model_arguments(parser, args)
 
 
+def _check_track(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    boxes = len(args.box or ())
+    if not args.point and not boxes:
+        parser.error("give the object(s) on --frame: --point X,Y and/or --box X0,Y0,X1,Y1")
+    if args.point and boxes > 1:
+        parser.error(
+            f"--point goes with at most one --box (one object), got {boxes} boxes; "
+            "to track one object per box leave out --point"
+        )
+    if args.obj_id + max(boxes, 1) - 1 > 255:
+        parser.error(f"object ids must stay <= 255: --obj-id {args.obj_id} with {boxes} boxes")
+    if args.overlay is not None and args.overlay.suffix.lower() not in (".mp4", ".gif"):
+        parser.error(f"argument --overlay: expected a .mp4 or .gif path, got {args.overlay}")
+    if not (math.isfinite(args.fps) and args.fps > 0):
+        parser.error(f"argument --fps: expected a frame rate > 0, got {args.fps}")
+    if args.fill_hole_area < 0:
+        parser.error(f"argument --fill-hole-area: expected >= 0, got {args.fill_hole_area}")
+    _check_model_arguments(parser, args)
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -301,20 +401,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _load_predictor(args: argparse.Namespace) -> Sam2Predictor:
+@contextlib.contextmanager
+def _quiet_transformers(verbose: bool) -> Iterator[None]:
+    """Hide transformers' loading warnings and bars: they are for developers, not CLI users."""
     from transformers.utils import logging
 
-    dtype = None if args.dtype == "auto" else args.dtype
     verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
-    if not args.verbose:  # loading chatter is for developers, not for command-line users
+    if not verbose:
         logging.set_verbosity_error()
         logging.disable_progress_bar()
     try:
-        return Sam2Predictor.from_pretrained(args.model, device=args.device, dtype=dtype)
+        yield
     finally:
         logging.set_verbosity(verbosity)
         if bars:
             logging.enable_progress_bar()
+
+
+def _dtype(args: argparse.Namespace) -> str | None:
+    return None if args.dtype == "auto" else args.dtype
+
+
+def _load_predictor(args: argparse.Namespace) -> Sam2Predictor:
+    with _quiet_transformers(args.verbose):
+        return Sam2Predictor.from_pretrained(args.model, device=args.device, dtype=_dtype(args))
 
 
 def _save_image(image: Image.Image | NDArray[np.uint8], path: Path) -> Path:
@@ -331,14 +441,14 @@ def _numbered(path: Path, count: int) -> list[Path]:
     return [path.with_name(f"{path.stem}_{index}{path.suffix}") for index in range(count)]
 
 
-def _mask_report(mask: NDArray[np.bool_], score: float, path: Path) -> dict[str, Any]:
+def _geometry(mask: NDArray[np.bool_]) -> dict[str, Any]:
+    """The mask's inclusive xyxy box (None when empty) and pixel area, for JSON reports."""
     area = int(mask_area(mask))
-    return {
-        "mask": str(path),
-        "score": float(score),
-        "box": mask_to_box(mask).tolist() if area else None,
-        "area": area,
-    }
+    return {"box": mask_to_box(mask).tolist() if area else None, "area": area}
+
+
+def _mask_report(mask: NDArray[np.bool_], score: float, path: Path) -> dict[str, Any]:
+    return {"mask": str(path), "score": float(score), **_geometry(mask)}
 
 
 def _write_with_parents(write: Callable[[Any, Path], Path], value: Any, path: Path) -> None:
@@ -456,7 +566,7 @@ def _find_images(pattern: str) -> list[Path]:
         where = f"folder {pattern!r}"
     else:
         found = [Path(path) for path in glob.glob(pattern, recursive=True)]
-        found = [path for path in found if path.is_file()]
+        found = [p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
         where = f"glob {pattern!r}"
     if not found:
         kinds = ", ".join(IMAGE_SUFFIXES)
@@ -627,6 +737,97 @@ def _segment_many(args: argparse.Namespace) -> int:
         count = sum(len(report["masks"]) for report in reports)
         coco_note = f", COCO annotations in {args.coco}" if args.coco else ""
         print(f"{count} mask(s) for {len(reports)} image(s) in {args.output}{coco_note}")
+    return 0
+
+
+# ---------------------------------------------------------------- track
+
+
+def _track_prompts(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """``TrackingSession.add`` arguments: points (+ one box) for one object, else one per box."""
+    if args.point:
+        prompt: dict[str, Any] = {
+            "frame": args.frame,
+            "obj_id": args.obj_id,
+            "points": [(x, y) for x, y, _ in args.point],
+            "labels": [label for _, _, label in args.point],
+        }
+        if args.box:
+            prompt["box"] = args.box[0]
+        return [prompt]
+    return [
+        {"frame": args.frame, "obj_id": args.obj_id + index, "box": box}
+        for index, box in enumerate(args.box)
+    ]
+
+
+def run_track(args: argparse.Namespace) -> int:
+    from sam2_hf.video import track_video
+    from sam2_hf.video_io import iter_frames, save_mask_pngs, write_overlay
+
+    with _quiet_transformers(args.verbose):
+        results = track_video(
+            args.video,
+            _track_prompts(args),
+            model=args.model,
+            device=args.device,
+            dtype=_dtype(args),
+            fill_hole_area=args.fill_hole_area,
+            progress=False if args.quiet else None,
+        )
+    size = next(iter(results[0].masks.values())).shape
+    # Everything is written into hidden folders beside the targets first, then renamed into
+    # place, so a failure leaves earlier outputs whole.
+    args.output.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        staging = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(dir=args.output, prefix="."))
+        )
+        moves = [
+            (path, args.output / path.name) for path in save_mask_pngs(results, staging, size=size)
+        ]
+        if args.overlay is not None:
+            args.overlay.parent.mkdir(parents=True, exist_ok=True)
+            folder = stack.enter_context(
+                tempfile.TemporaryDirectory(dir=args.overlay.parent, prefix=".")
+            )
+            temporary = Path(folder) / args.overlay.name
+            write_overlay(iter_frames(args.video), results, temporary, fps=args.fps)
+            moves.append((temporary, args.overlay))
+        for source, target in moves:
+            os.replace(source, target)
+
+    obj_ids = results[0].obj_ids
+    if args.json:
+        frames = []
+        for result in results:
+            objects = [
+                {
+                    "obj_id": obj_id,
+                    "present": bool(result.present[obj_id]),
+                    "score": float(result.scores[obj_id]),
+                    **_geometry(result.masks[obj_id]),
+                }
+                for obj_id in result.obj_ids
+            ]
+            labels = args.output / f"{result.frame_idx:05d}.png"
+            frames.append({"frame": result.frame_idx, "labels": str(labels), "objects": objects})
+        summary = {
+            "video": str(args.video),
+            "width": int(size[1]),
+            "height": int(size[0]),
+            "obj_ids": obj_ids,
+            "output": str(args.output),
+            "overlay": str(args.overlay) if args.overlay else None,
+            "frames": frames,
+        }
+        print(json.dumps(summary, indent=2))
+    elif not args.quiet:
+        overlay_note = f", overlay {args.overlay}" if args.overlay else ""
+        print(
+            f"tracked {len(obj_ids)} object(s) through {len(results)} frame(s): label PNGs in "
+            f"{args.output} (pixel value = object id){overlay_note}"
+        )
     return 0
 
 

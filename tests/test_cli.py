@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from sam2_hf import load_mask
-from sam2_hf.cli import _save_image, main
+from sam2_hf.cli import _save_image, _track_prompts, build_parser, main
 
 pycocotools_coco = pytest.importorskip("pycocotools.coco")
 
@@ -199,7 +199,40 @@ def test_bad_arguments_exit_2_with_a_clear_message(args, expected, capsys):
     assert expected in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["segment", "models"])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], "give the object(s) on --frame"),
+        (["--point", "1,2", "--box", "0,0,4,4", "--box", "1,1,5,5"], "at most one --box"),
+        (["--box", "0,0,4,4", "--obj-id", "0"], "argument --obj-id: expected a whole number >= 1"),
+        (["--box", "0,0,4,4", "--box", "0,0,4,4", "--obj-id", "255"], "must stay <= 255"),
+        (["--box", "0,0,4,4", "--frame", "-1"], "argument --frame:"),
+        (["--box", "0,0,4,4", "--overlay", "o.avi"], "argument --overlay: expected a .mp4 or .gif"),
+        (["--point", "1;2"], "argument --point: expected X,Y or X,Y:LABEL"),
+    ],
+)
+def test_bad_track_arguments_exit_2(args, expected, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["track", "clip.mp4", "-o", "out", *args])
+    assert exit_info.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_track_prompts_one_object_for_points_one_per_box_otherwise():
+    parse = build_parser().parse_args
+    points = parse(["track", "v", "-o", "o", "--frame", "3", "--point", "1,2", "--point",
+                    "3,4:0", "--box", "0,0,9,9", "--obj-id", "7"])  # fmt: skip
+    assert _track_prompts(points) == [
+        {"frame": 3, "obj_id": 7, "points": [(1, 2), (3, 4)], "labels": [1, 0], "box": (0, 0, 9, 9)}
+    ]
+    boxes = parse(["track", "v", "-o", "o", "--box", "0,0,9,9", "--box", "1,1,5,5"])
+    assert _track_prompts(boxes) == [
+        {"frame": 0, "obj_id": 1, "box": (0, 0, 9, 9)},
+        {"frame": 0, "obj_id": 2, "box": (1, 1, 5, 5)},
+    ]
+
+
+@pytest.mark.parametrize("command", ["segment", "track", "models"])
 def test_every_help_shows_an_example(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -323,3 +356,87 @@ def test_models_lists_the_four_short_names_and_what_the_cache_holds(hub_cache, c
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["name", "hub", "id", "params", "fps", "(A100)", "cached"]
     assert table[1].split() == ["tiny", "facebook/sam2.1-hiera-tiny", "38.9M", "91.2", "yes"]
+
+
+# ---------------------------------------------------------------- track
+
+
+@pytest.fixture(scope="module")
+def tracking_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A video checkpoint that can track: conftest's video_checkpoint has an FPN width of 32,
+    which the 128-wide memory encoder rejects on the first tracked frame (shared/STYLE.md).
+    The object-score bias makes random-weight objects "present", so masks are not all empty."""
+    import torch
+    from conftest import IMAGE_SIZE, tiny_image_processor, tiny_vision_config
+    from transformers import Sam2VideoConfig, Sam2VideoModel, Sam2VideoVideoProcessor
+
+    vision = tiny_vision_config()
+    vision.fpn_hidden_size = 128
+    config = Sam2VideoConfig(
+        vision_config=vision,
+        prompt_encoder_config={"hidden_size": 128, "image_size": IMAGE_SIZE, "patch_size": 16},
+        mask_decoder_config={"hidden_size": 128},
+        image_size=IMAGE_SIZE,
+        memory_attention_hidden_size=128,
+        memory_attention_feed_forward_hidden_size=256,
+        memory_attention_rope_feat_sizes=[IMAGE_SIZE // 16, IMAGE_SIZE // 16],
+        memory_encoder_hidden_size=128,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=128,
+        memory_fuser_embed_dim=128,
+        memory_fuser_intermediate_dim=256,
+    )
+    folder = tmp_path_factory.mktemp("sam2-video-cli")
+    torch.manual_seed(0)
+    model = Sam2VideoModel(config).eval()
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias += 3.0
+    model.save_pretrained(folder)
+    tiny_image_processor().save_pretrained(folder)
+    Sam2VideoVideoProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}).save_pretrained(
+        folder
+    )
+    processor = {"point_pad_value": -10, "processor_class": "Sam2VideoProcessor"}
+    (folder / "processor_config.json").write_text(json.dumps({**processor, "target_size": 128}))
+    return folder
+
+
+def test_track_writes_label_pngs_overlay_and_json_like_track_video(
+    tmp_path, tracking_checkpoint, capsys
+):
+    video = pytest.importorskip("sam2_hf.video", reason="sam2_hf.video (issue 5) not there yet")
+    from sam2_hf.video_io import label_image
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rng = np.random.default_rng(1)
+    for index in range(3):
+        pixels = rng.integers(0, 60, (40, 56, 3), dtype=np.uint8)
+        pixels[8 + index : 24 + index, 10 + 2 * index : 30 + 2 * index] = (200, 80, 40)
+        Image.fromarray(pixels).save(frames / f"{index:03d}.png")
+    out = tmp_path / "out"
+    model = ["--model", str(tracking_checkpoint), "--device", "cpu"]
+    overlay = tmp_path / "overlay.gif"
+    args = ["track", str(frames), "--frame", "1", "--box", "8,6,34,26", "--box", "30,5,50,30",
+            "--obj-id", "3", "-o", str(out), "--overlay", str(overlay), "--json"]  # fmt: skip
+    assert main([*args, *model]) == 0
+    report = json.loads(capsys.readouterr().out)
+
+    prompts = [
+        {"frame": 1, "obj_id": 3, "box": (8, 6, 34, 26)},
+        {"frame": 1, "obj_id": 4, "box": (30, 5, 50, 30)},
+    ]
+    expected = video.track_video(
+        frames, prompts, model=tracking_checkpoint, device="cpu", progress=False
+    )
+    assert (report["width"], report["height"], report["obj_ids"]) == (56, 40, [3, 4])
+    assert [frame["frame"] for frame in report["frames"]] == [0, 1, 2]
+    for frame, result in zip(report["frames"], expected, strict=True):
+        labels = np.array(Image.open(frame["labels"]))
+        np.testing.assert_array_equal(labels, label_image(result, (40, 56)))
+        for entry in frame["objects"]:
+            assert entry["area"] == int(result.masks[entry["obj_id"]].sum())
+            assert entry["present"] == result.present[entry["obj_id"]]
+    assert Image.open(overlay).n_frames == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "out", "overlay.gif"]
+    assert sorted(p.name for p in out.iterdir()) == ["00000.png", "00001.png", "00002.png"]
