@@ -600,11 +600,13 @@ def _read_json_boxes(path: Path, images: list[Path], quiet: bool) -> list[_Job]:
             boxes = np.array(entry, dtype=np.float64).reshape(-1, 4) if entry else np.zeros((0, 4))
             valid = isinstance(entry, list) and np.isfinite(boxes).all()
             valid = valid and all(isinstance(box, list) and len(box) == 4 for box in entry)
+            valid = valid and bool(np.all(boxes[:, 2:] >= boxes[:, :2]))
         except (TypeError, ValueError):
             valid = False
         if not valid:
             raise ValueError(
-                f"{path}: {image.name!r} must be a list of [x0, y0, x1, y1] boxes, got {entry!r}"
+                f"{path}: {image.name!r} must be a list of [x0, y0, x1, y1] boxes with "
+                f"x0 <= x1 and y0 <= y1, got {entry!r}"
             )
         jobs.append(_Job(image, boxes, np.ones(len(boxes), dtype=np.int64), yolo=False))
     unknown = sorted(set(table) - {image.name for image in images})
