@@ -1,0 +1,635 @@
+"""``MaskGenerator``: segment everything, as the original sam2 ``SAM2AutomaticMaskGenerator``.
+
+A grid of single-click prompts is decoded on the cached image embedding, ``points_per_batch``
+clicks per forward; weak and unstable masks are dropped, duplicates removed with box NMS.
+Settings, defaults and record fields are the original's, and so are the records, with three
+exact shortcuts: masks failing ``pred_iou_thresh`` are never upscaled, surviving masks are kept
+bit-packed instead of run-length encoded, and only the masks that are returned get unpacked
+and encoded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import NDArray
+from torchvision.ops import batched_nms, box_area
+from tqdm.auto import tqdm
+
+from .amg_grid import CropBox, build_all_layer_point_grids, crop_points, generate_crop_boxes
+from .coco import from_coco_rle, to_coco_rle, to_uncompressed_rle
+from .inputs import ImageInput, load_image
+from .masks import clean_mask_logits, remove_small_regions
+from .models import autocast
+from .predictor import Sam2Predictor
+
+OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
+# Masks whose box comes this close (pixels) to a crop edge that is not an image edge are cut
+# off by the crop and dropped, as in the original.
+_CROP_EDGE_TOLERANCE = 20.0
+
+Record = dict[str, Any]
+
+
+@dataclass
+class _Candidates:
+    """Masks that passed the filters, in the order the original would hold them.
+
+    ``packed[i]`` is mask i cut to ``regions[i]`` (x0, y0, x1, y1 of the image), flattened
+    row-major and bit-packed with ``np.packbits``.
+    """
+
+    packed: list[NDArray[np.uint8]]
+    regions: list[CropBox]
+    crop_boxes: list[CropBox]
+    boxes: torch.Tensor  # (n, 4) int64 x0, y0, x1, y1 inclusive, image pixels
+    iou: torch.Tensor  # (n,) float32
+    stability: torch.Tensor  # (n,) float32
+    points: torch.Tensor  # (n, 2) float32 x, y in image pixels
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+    def select(self, keep: torch.Tensor) -> _Candidates:
+        index = keep.cpu().tolist()
+        return _Candidates(
+            [self.packed[i] for i in index],
+            [self.regions[i] for i in index],
+            [self.crop_boxes[i] for i in index],
+            self.boxes[keep],
+            self.iou[keep],
+            self.stability[keep],
+            self.points[keep],
+        )
+
+    @staticmethod
+    def empty(device: torch.device) -> _Candidates:
+        return _Candidates(
+            [], [], [],
+            torch.zeros((0, 4), dtype=torch.int64, device=device),
+            torch.zeros(0, device=device),
+            torch.zeros(0, device=device),
+            torch.zeros((0, 2), device=device),
+        )  # fmt: skip
+
+    @staticmethod
+    def cat(parts: Sequence[_Candidates]) -> _Candidates:
+        return _Candidates(
+            [p for part in parts for p in part.packed],
+            [r for part in parts for r in part.regions],
+            [c for part in parts for c in part.crop_boxes],
+            torch.cat([part.boxes for part in parts]),
+            torch.cat([part.iou for part in parts]),
+            torch.cat([part.stability for part in parts]),
+            torch.cat([part.points for part in parts]),
+        )
+
+    def mask(self, index: int, image_size: tuple[int, int]) -> NDArray[np.bool_]:
+        """Mask ``index`` unpacked to the full (H, W) image."""
+        x0, y0, x1, y1 = self.regions[index]
+        count = (y1 - y0) * (x1 - x0)
+        part = np.unpackbits(self.packed[index], count=count).reshape(y1 - y0, x1 - x0)
+        full = np.zeros(image_size, dtype=bool)
+        full[y0:y1, x0:x1] = part
+        return full
+
+
+class MaskGenerator:
+    """Masks for every object in an image, from a grid of point prompts.
+
+    Example:
+        >>> generator = MaskGenerator.from_pretrained("tiny", points_per_side=16)  # doctest: +SKIP
+        >>> records = generator.generate("photo.jpg")  # doctest: +SKIP
+        >>> records[0]["segmentation"].shape, records[0]["bbox"]  # doctest: +SKIP
+        ((480, 640), [12.0, 40.0, 211.0, 158.0])
+    """
+
+    def __init__(
+        self,
+        predictor: Sam2Predictor,
+        points_per_side: int | None = 32,
+        points_per_batch: int = 64,
+        pred_iou_thresh: float = 0.8,
+        stability_score_thresh: float = 0.95,
+        stability_score_offset: float = 1.0,
+        mask_threshold: float = 0.0,
+        box_nms_thresh: float = 0.7,
+        crop_n_layers: int = 0,
+        crop_nms_thresh: float = 0.7,
+        crop_overlap_ratio: float = 512 / 1500,
+        crop_n_points_downscale_factor: int = 1,
+        point_grids: Sequence[NDArray[np.floating]] | None = None,
+        min_mask_region_area: int = 0,
+        output_mode: str = "binary_mask",
+        use_m2m: bool = False,
+        multimask_output: bool = True,
+    ) -> None:
+        """Use an already loaded predictor (its model, device and dtype); settings as the original.
+
+        Args:
+            predictor: a ``Sam2Predictor``; its current image is left alone. Its
+                ``max_hole_area`` / ``max_sprinkle_area`` clean the 256x256 logits before
+                upscaling, which is what the original does with ``min_mask_region_area``.
+            points_per_side: grid points along each side of the image (n x n clicks); None
+                when ``point_grids`` is given.
+            points_per_batch: clicks decoded per forward; more is faster and uses more memory.
+            pred_iou_thresh: keep masks whose predicted IoU is above this, in [0, 1].
+            stability_score_thresh: keep masks whose stability score is at least this, in
+                [0, 1]: the IoU of the mask thresholded at ``mask_threshold`` +- the offset.
+            stability_score_offset: the threshold shift for the stability score, >= 0.
+            mask_threshold: logits above it are foreground.
+            box_nms_thresh: box IoU above which the weaker of two masks of a crop is dropped.
+            crop_n_layers: run again on (2**i)**2 crops for i = 1 .. crop_n_layers.
+            crop_nms_thresh: box IoU for removing duplicates between crops (smaller crops win).
+            crop_overlap_ratio: overlap of first-layer crops, as a fraction of the short side.
+            crop_n_points_downscale_factor: layer i gets points_per_side / factor**i per side.
+            point_grids: per layer, a (K, 2) array of (x, y) in [0, 1] relative to the crop.
+            min_mask_region_area: > 0 fills holes and removes islands smaller than this many
+                pixels of the original image from the returned masks (then NMS again, favouring
+                unchanged masks), with ``sam2_hf.remove_small_regions``.
+            output_mode: ``"binary_mask"`` ((H, W) bool arrays), ``"uncompressed_rle"`` or
+                ``"coco_rle"`` (COCO RLE dicts, ``counts`` a str, JSON-ready).
+            use_m2m: refine each mask once more with itself as the mask prompt.
+            multimask_output: three candidate masks per click instead of one.
+
+        Raises:
+            TypeError, ValueError: a setting of the wrong type or out of range.
+        """
+        if not isinstance(predictor, Sam2Predictor):
+            raise TypeError(
+                f"predictor must be a Sam2Predictor, got {type(predictor).__name__}; "
+                "use MaskGenerator.from_pretrained(...) to load one"
+            )
+        self.predictor = predictor
+        crop_n_layers = _check_int("crop_n_layers", crop_n_layers, minimum=0)
+        crop_n_points_downscale_factor = _check_int(
+            "crop_n_points_downscale_factor", crop_n_points_downscale_factor, minimum=1
+        )
+        if (points_per_side is None) == (point_grids is None):
+            given = "neither" if points_per_side is None else "both"
+            raise ValueError(
+                "pass exactly one of points_per_side and point_grids, got "
+                f"{given}; to use point_grids set points_per_side=None"
+            )
+        if points_per_side is not None:
+            points_per_side = _check_int("points_per_side", points_per_side, minimum=1)
+            self.point_grids = build_all_layer_point_grids(
+                points_per_side, crop_n_layers, crop_n_points_downscale_factor
+            )
+        else:
+            self.point_grids = _check_point_grids(point_grids, crop_n_layers)
+        self.points_per_side = points_per_side
+        self.points_per_batch = _check_int("points_per_batch", points_per_batch, minimum=1)
+        self.pred_iou_thresh = _check_float("pred_iou_thresh", pred_iou_thresh, 0.0, 1.0)
+        self.stability_score_thresh = _check_float(
+            "stability_score_thresh", stability_score_thresh, 0.0, 1.0
+        )
+        self.stability_score_offset = _check_float(
+            "stability_score_offset", stability_score_offset, 0.0, math.inf
+        )
+        self.mask_threshold = _check_float("mask_threshold", mask_threshold, -math.inf, math.inf)
+        self.box_nms_thresh = _check_float("box_nms_thresh", box_nms_thresh, 0.0, 1.0)
+        self.crop_n_layers = crop_n_layers
+        self.crop_nms_thresh = _check_float("crop_nms_thresh", crop_nms_thresh, 0.0, 1.0)
+        self.crop_overlap_ratio = _check_float("crop_overlap_ratio", crop_overlap_ratio, 0.0, 1.0)
+        self.crop_n_points_downscale_factor = crop_n_points_downscale_factor
+        self.min_mask_region_area = _check_int(
+            "min_mask_region_area", min_mask_region_area, minimum=0
+        )
+        if output_mode not in OUTPUT_MODES:
+            raise ValueError(
+                f"output_mode must be one of {', '.join(map(repr, OUTPUT_MODES))}, "
+                f"got {output_mode!r}"
+            )
+        self.output_mode = output_mode
+        for name, value in (("use_m2m", use_m2m), ("multimask_output", multimask_output)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be True or False, got {value!r}")
+        self.use_m2m = use_m2m
+        self.multimask_output = multimask_output
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model: str | os.PathLike[str] = "tiny",
+        *,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        **settings: Any,
+    ) -> MaskGenerator:
+        """Load a model by short name, hub id or folder (as ``Sam2Predictor.from_pretrained``).
+
+        ``settings`` are the generator's (``points_per_side=16``, ``output_mode="coco_rle"``...).
+        """
+        predictor = Sam2Predictor.from_pretrained(
+            model,
+            device=device,
+            dtype=dtype,
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            token=token,
+        )
+        return cls(predictor, **settings)
+
+    # ---------------------------------------------------------------- public
+
+    def generate(
+        self, image: ImageInput | Sequence[ImageInput], *, progress: bool = False
+    ) -> list[Record] | list[list[Record]]:
+        """Every mask in an image, or in each image of a list.
+
+        Args:
+            image: path, URL, PIL image or (H, W[, C]) array; or a list or tuple of them.
+            progress: show a tqdm progress bar over the decoder batches of all crops.
+
+        Returns:
+            For one image a list of records, sorted by ``predicted_iou``, best first; for a
+            list of images one such list per image. Each record is a dict with
+            ``segmentation`` (per ``output_mode``; masks at the original image size),
+            ``area`` (int, pixels), ``bbox`` ([x, y, w, h] floats with w = x_max - x_min of
+            the mask's pixels, the original's convention), ``predicted_iou`` (float),
+            ``point_coords`` ([[x, y]], the click in image pixels), ``stability_score`` (float)
+            and ``crop_box`` ([x, y, w, h] of the crop the mask came from).
+        """
+        if isinstance(image, list | tuple):
+            return [
+                self._generate_one(item, progress, f"image {i + 1}/{len(image)}")
+                for i, item in enumerate(image)
+            ]
+        return self._generate_one(image, progress, "masks")
+
+    # ---------------------------------------------------------------- pipeline
+
+    def _generate_one(self, image: ImageInput, progress: bool, label: str) -> list[Record]:
+        pixels = load_image(image)
+        image_size = (pixels.shape[0], pixels.shape[1])
+        crop_boxes, layers = generate_crop_boxes(
+            image_size, self.crop_n_layers, self.crop_overlap_ratio
+        )
+        batches = sum(
+            math.ceil(len(self.point_grids[layer]) / self.points_per_batch) for layer in layers
+        )
+        with tqdm(total=batches, desc=label, unit="batch", disable=not progress) as bar:
+            kept = _Candidates.cat(
+                [
+                    self._process_crop(pixels, box, layer, image_size, bar)
+                    for box, layer in zip(crop_boxes, layers, strict=True)
+                ]
+            )
+        if len(crop_boxes) > 1 and len(kept):
+            # Prefer masks from smaller crops.
+            scores = 1 / box_area(torch.tensor(kept.crop_boxes))
+            keep = batched_nms(
+                kept.boxes.float().cpu(), scores, torch.zeros(len(kept)), self.crop_nms_thresh
+            )
+            kept = kept.select(keep)
+        if self.min_mask_region_area > 0 and len(kept):
+            kept = self._remove_small_regions(kept, image_size)
+        order = np.argsort(-kept.iou.cpu().numpy(), kind="stable")
+        return [self._record(kept, int(i), image_size) for i in order]
+
+    def _process_crop(
+        self,
+        pixels: NDArray[Any],
+        crop_box: CropBox,
+        layer: int,
+        image_size: tuple[int, int],
+        bar: tqdm,
+    ) -> _Candidates:
+        x0, y0, x1, y1 = crop_box
+        embeddings = self.predictor._encode([pixels[y0:y1, x0:x1]]).image(0)
+        points = torch.from_numpy(crop_points(self.point_grids[layer], crop_box))
+        parts = []
+        for start in range(0, len(points), self.points_per_batch):
+            batch = points[start : start + self.points_per_batch].to(self.predictor.device)
+            parts.append(self._process_batch(embeddings, batch, crop_box, image_size))
+            bar.update(1)
+        data = _Candidates.cat(parts)
+        keep = batched_nms(
+            data.boxes.float(), data.iou, torch.zeros_like(data.iou), self.box_nms_thresh
+        )
+        data = data.select(keep)
+        # Back to the original image's frame.
+        data.boxes = data.boxes + torch.tensor([x0, y0, x0, y0], device=data.boxes.device)
+        data.points = data.points + torch.tensor([x0, y0], device=data.points.device)
+        return data
+
+    def _process_batch(
+        self,
+        embeddings: list[torch.Tensor],
+        points: torch.Tensor,
+        crop_box: CropBox,
+        image_size: tuple[int, int],
+    ) -> _Candidates:
+        x0, y0, x1, y1 = crop_box
+        crop_hw = (y1 - y0, x1 - x0)
+        low_res, iou = self._predict_points(embeddings, points, crop_box, None)
+        per_point = low_res.shape[1]
+        low_res, iou = low_res.flatten(0, 1), iou.flatten(0, 1)
+        points = points.repeat_interleave(per_point, dim=0)
+        if self.use_m2m:
+            low_res, iou = self._refine(embeddings, points, low_res, crop_box)
+        if self.pred_iou_thresh > 0.0:
+            # Exact shortcut: the predicted IoU needs no mask, so weak masks are never upscaled.
+            keep = iou > self.pred_iou_thresh
+            low_res, iou, points = low_res[keep], iou[keep], points[keep]
+        parts = []
+        # Upscale at most points_per_batch masks at a time to bound memory at large images.
+        for start in range(0, len(low_res), self.points_per_batch):
+            chunk = slice(start, start + self.points_per_batch)
+            parts.append(
+                self._filter_masks(
+                    self._upscale(low_res[chunk], crop_hw),
+                    iou[chunk],
+                    points[chunk],
+                    crop_box,
+                    image_size,
+                )
+            )
+        if not parts:
+            return _Candidates.empty(iou.device)
+        return _Candidates.cat(parts)
+
+    def _filter_masks(
+        self,
+        logits: torch.Tensor,
+        iou: torch.Tensor,
+        points: torch.Tensor,
+        crop_box: CropBox,
+        image_size: tuple[int, int],
+    ) -> _Candidates:
+        """Stability filter, binarize, drop masks cut off by the crop, and pack the rest."""
+        stability = stability_score(logits, self.mask_threshold, self.stability_score_offset)
+        if self.stability_score_thresh > 0.0:
+            keep = stability >= self.stability_score_thresh
+            logits, iou, points, stability = logits[keep], iou[keep], points[keep], stability[keep]
+        masks = logits > self.mask_threshold
+        boxes = mask_boxes(masks)
+        x0, y0, x1, y1 = crop_box
+        offset = torch.tensor([x0, y0, x0, y0], device=boxes.device)
+        image_box = (0, 0, image_size[1], image_size[0])
+        keep = ~_near_crop_edge(boxes + offset, crop_box, image_box)
+        masks, boxes, iou, points, stability = (
+            masks[keep],
+            boxes[keep],
+            iou[keep],
+            points[keep],
+            stability[keep],
+        )
+        flat = masks.flatten(1).cpu().numpy()
+        packed = np.packbits(flat, axis=1)
+        return _Candidates(
+            list(packed), [crop_box] * len(packed), [crop_box] * len(packed),
+            boxes, iou, stability, points,
+        )  # fmt: skip
+
+    # ---------------------------------------------------------------- model calls
+
+    @torch.inference_mode()
+    def _predict_points(
+        self,
+        embeddings: list[torch.Tensor],
+        points: torch.Tensor,
+        crop_box: CropBox,
+        mask_input: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode one click per object on a crop's embedding.
+
+        Args:
+            embeddings: the crop's feature levels, batch of one.
+            points: (N, 2) float32 clicks (x, y) in pixels of the crop.
+            crop_box: (x0, y0, x1, y1) of the crop in the image.
+            mask_input: None, or (N, 1, h, w) low-res logits, one mask prompt per click.
+
+        Returns:
+            Low-res logits (N, C, h, w) float32, not clamped, and predicted IoUs (N, C).
+        """
+        x0, y0, x1, y1 = crop_box
+        height, width = y1 - y0, x1 - x0
+        target = float(self.predictor.processor.target_size)
+        # The original's normalisation, in float32: divide by the crop size, scale to the input.
+        coords = points.to(torch.float32).clone()
+        coords[:, 0] = coords[:, 0] / width
+        coords[:, 1] = coords[:, 1] / height
+        coords = coords * target
+        labels = torch.ones(len(coords), dtype=torch.int64, device=coords.device)
+        with autocast(self.predictor.device, self.predictor.dtype):
+            if mask_input is None:
+                out = self.predictor.model(
+                    image_embeddings=embeddings,
+                    input_points=coords[None, :, None],
+                    input_labels=labels[None, :, None],
+                    multimask_output=self.multimask_output,
+                )
+                return out.pred_masks[0].float(), out.iou_scores[0].float()
+            # A mask prompt is per image in transformers: give every click its own batch entry.
+            count = len(coords)
+            out = self.predictor.model(
+                image_embeddings=[level.expand(count, *level.shape[1:]) for level in embeddings],
+                input_points=coords[:, None, None],
+                input_labels=labels[:, None, None],
+                input_masks=mask_input,
+                multimask_output=False,
+            )
+            return out.pred_masks[:, 0].float(), out.iou_scores[:, 0].float()
+
+    def _refine(
+        self,
+        embeddings: list[torch.Tensor],
+        points: torch.Tensor,
+        low_res: torch.Tensor,
+        crop_box: CropBox,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """use_m2m: decode each mask again with its own clamped logits as the mask prompt."""
+        masks, scores = [], []
+        for start in range(0, len(points), self.points_per_batch):
+            chunk = slice(start, start + self.points_per_batch)
+            prompt = torch.clamp(low_res[chunk], -32.0, 32.0)[:, None]
+            refined, iou = self._predict_points(embeddings, points[chunk], crop_box, prompt)
+            masks.append(refined[:, 0])
+            scores.append(iou[:, 0])
+        return torch.cat(masks), torch.cat(scores)
+
+    def _upscale(self, low_res: torch.Tensor, crop_hw: tuple[int, int]) -> torch.Tensor:
+        """(n, h, w) low-res logits -> (n, H, W) logits at the crop's size."""
+        predictor = self.predictor
+        if predictor.max_hole_area or predictor.max_sprinkle_area:
+            cleaned = clean_mask_logits(
+                low_res.cpu().numpy(),
+                mask_threshold=predictor.mask_threshold,
+                max_hole_area=predictor.max_hole_area,
+                max_sprinkle_area=predictor.max_sprinkle_area,
+            )
+            low_res = torch.from_numpy(cleaned).to(low_res.device)
+        return F.interpolate(low_res[:, None], crop_hw, mode="bilinear", align_corners=False)[:, 0]
+
+    # ---------------------------------------------------------------- output
+
+    def _remove_small_regions(self, kept: _Candidates, image_size: tuple[int, int]) -> _Candidates:
+        """Fill small holes, then remove small islands; NMS again, preferring unchanged masks."""
+        masks, unchanged = [], []
+        for index in range(len(kept)):
+            mask, holes_changed = remove_small_regions(
+                kept.mask(index, image_size), self.min_mask_region_area, "holes"
+            )
+            mask, islands_changed = remove_small_regions(mask, self.min_mask_region_area, "islands")
+            masks.append(mask)
+            unchanged.append(not (holes_changed or islands_changed))
+        boxes = mask_boxes(torch.from_numpy(np.stack(masks)))
+        scores = torch.tensor(unchanged, dtype=torch.float32)
+        keep = batched_nms(
+            boxes.float(),
+            scores,
+            torch.zeros(len(boxes)),
+            max(self.box_nms_thresh, self.crop_nms_thresh),
+        )
+        height, width = image_size
+        for index in keep.tolist():
+            if not unchanged[index]:
+                kept.packed[index] = np.packbits(masks[index].ravel())
+                kept.regions[index] = (0, 0, width, height)
+                kept.boxes[index] = boxes[index].to(kept.boxes.device)
+        return kept.select(keep)
+
+    def _record(self, kept: _Candidates, index: int, image_size: tuple[int, int]) -> Record:
+        mask = kept.mask(index, image_size)
+        if self.output_mode == "binary_mask":
+            segmentation: Any = mask
+        elif self.output_mode == "uncompressed_rle":
+            segmentation = to_uncompressed_rle(mask)
+        else:
+            segmentation = to_coco_rle(mask)
+        x0, y0, x1, y1 = kept.boxes[index].tolist()
+        cx0, cy0, cx1, cy1 = kept.crop_boxes[index]
+        return {
+            "segmentation": segmentation,
+            "area": int(mask.sum()),
+            "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
+            "predicted_iou": float(kept.iou[index]),
+            "point_coords": [[float(v) for v in kept.points[index].tolist()]],
+            "stability_score": float(kept.stability[index]),
+            "crop_box": [float(cx0), float(cy0), float(cx1 - cx0), float(cy1 - cy0)],
+        }
+
+
+def stability_score(logits: torch.Tensor, mask_threshold: float, offset: float) -> torch.Tensor:
+    """IoU of the masks at ``mask_threshold + offset`` and ``- offset`` (the former lies inside).
+
+    Args:
+        logits: (N, H, W) float mask logits.
+
+    Returns:
+        (N,) float32; NaN for a mask that is empty even at the lower threshold.
+    """
+    inner = (logits > mask_threshold + offset).sum(dim=(-2, -1), dtype=torch.int32)
+    outer = (logits > mask_threshold - offset).sum(dim=(-2, -1), dtype=torch.int32)
+    return inner / outer
+
+
+def mask_boxes(masks: torch.Tensor) -> torch.Tensor:
+    """Boxes around masks: (N, H, W) bool -> (N, 4) int64 (x0, y0, x1, y1), inclusive pixels.
+
+    An empty mask gets (0, 0, 0, 0).
+    """
+    height, width = masks.shape[-2:]
+    rows = masks.any(dim=-1).to(torch.uint8)
+    cols = masks.any(dim=-2).to(torch.uint8)
+    top = rows.argmax(dim=-1)
+    bottom = height - 1 - rows.flip(-1).argmax(dim=-1)
+    left = cols.argmax(dim=-1)
+    right = width - 1 - cols.flip(-1).argmax(dim=-1)
+    boxes = torch.stack([left, top, right, bottom], dim=-1).to(torch.int64)
+    return boxes * rows.any(dim=-1, keepdim=True)
+
+
+def _near_crop_edge(
+    boxes: torch.Tensor, crop_box: CropBox, image_box: tuple[int, int, int, int]
+) -> torch.Tensor:
+    """Boxes (image pixels) within the tolerance of a crop edge that is not an image edge."""
+    boxes = boxes.float()
+    crop = torch.tensor(crop_box, dtype=torch.float32, device=boxes.device)
+    image = torch.tensor(image_box, dtype=torch.float32, device=boxes.device)
+    near_crop = torch.isclose(boxes, crop[None], atol=_CROP_EDGE_TOLERANCE, rtol=0)
+    near_image = torch.isclose(boxes, image[None], atol=_CROP_EDGE_TOLERANCE, rtol=0)
+    return (near_crop & ~near_image).any(dim=1)
+
+
+def masks_from_records(records: Sequence[Record]) -> NDArray[np.bool_]:
+    """Stack the records' segmentations, whatever their output mode, into (N, H, W) bool.
+
+    Raises:
+        ValueError: ``records`` is empty (the image size is unknown) or sizes differ.
+    """
+    if not records:
+        raise ValueError("records is empty: no masks to stack (and no image size to use)")
+    masks = []
+    for record in records:
+        segmentation = record["segmentation"]
+        if isinstance(segmentation, np.ndarray):
+            masks.append(segmentation.astype(bool, copy=False))
+        else:
+            masks.append(from_coco_rle(segmentation))
+    shapes = {mask.shape for mask in masks}
+    if len(shapes) > 1:
+        raise ValueError(f"records hold masks of different sizes: {sorted(shapes)}")
+    return np.stack(masks)
+
+
+def _check_int(name: str, value: Any, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_float(name: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if math.isnan(value) or not low <= value <= high:
+        bounds = f"in [{low:g}, {high:g}]" if math.isfinite(high) else f">= {low:g}"
+        if not math.isfinite(low):
+            bounds = "a finite number"
+        raise ValueError(f"{name} must be {bounds}, got {value}")
+    if not math.isfinite(value) and math.isinf(low) and math.isinf(high):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return float(value)
+
+
+def _check_point_grids(
+    point_grids: Sequence[NDArray[np.floating]], crop_n_layers: int
+) -> list[NDArray[np.float64]]:
+    if isinstance(point_grids, np.ndarray) or not isinstance(point_grids, Sequence):
+        raise TypeError(
+            "point_grids must be a list with one (K, 2) array per crop layer, got "
+            f"{type(point_grids).__name__}"
+        )
+    if len(point_grids) < crop_n_layers + 1:
+        raise ValueError(
+            f"point_grids must have one grid per crop layer ({crop_n_layers + 1} for "
+            f"crop_n_layers={crop_n_layers}), got {len(point_grids)}"
+        )
+    grids = []
+    for index, grid in enumerate(point_grids):
+        array = np.asarray(grid, dtype=np.float64)
+        if array.ndim != 2 or array.shape[1] != 2 or len(array) == 0:
+            raise ValueError(f"point_grids[{index}] must have shape (K, 2), got {array.shape}")
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise ValueError(
+                f"point_grids[{index}] must hold (x, y) in [0, 1] relative to the crop, "
+                f"got values in [{array.min():g}, {array.max():g}]"
+            )
+        grids.append(array)
+    return grids
