@@ -56,9 +56,6 @@ class FrameMasks:
     def __iter__(self) -> Iterator[Any]:
         return iter((self.frame_idx, self.masks))
 
-    def __len__(self) -> int:
-        return len(self.masks)
-
     @property
     def obj_ids(self) -> list[int]:
         """Object ids, in the order of ``masks``."""
@@ -67,6 +64,12 @@ class FrameMasks:
     def stack(self) -> NDArray[np.bool_]:
         """(N, H, W) bool masks in the order of ``obj_ids``."""
         return np.stack(list(self.masks.values())) if self.masks else np.zeros((0, 0, 0), bool)
+
+    def to_coco_rle(self) -> dict[int, dict[str, Any]]:
+        """obj_id -> compressed COCO RLE of its mask (see ``sam2_hf.coco.to_coco_rle``)."""
+        from .coco import to_coco_rle
+
+        return {obj_id: to_coco_rle(mask) for obj_id, mask in self.masks.items()}
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from transformers import (
 )
 
 from sam2_hf import video_io
+from sam2_hf.coco import from_coco_rle
 from sam2_hf.video import FrameMasks, VideoTracker, _fill_holes, track_video
 
 H, W = 48, 64  # non-square frames
@@ -263,6 +264,15 @@ def test_masks_shapes_ids_and_order(tracker: VideoTracker, frames) -> None:
             assert m.shape == (H, W) and m.dtype == bool
     assert results[2].stack().shape == (3, H, W)
     assert set(results[1].present) == {7, 3, 11}
+
+
+def test_masks_are_resized_once_like_the_original(tracker: VideoTracker, frames) -> None:
+    """The original resizes the low-res logits straight to the frame size (bilinear)."""
+    session = tracker.open(frames)
+    result = session.add(frame=0, obj_id=1, points=[(20, 20)])
+    logits = F.interpolate(low_res(session, 1, 0), size=(H, W), mode="bilinear")
+    assert result.masks[1].any()
+    np.testing.assert_array_equal(result.masks[1], (logits[0, 0] > 0).numpy())
 
 
 def test_both_directions_from_a_middle_frame(tracker: VideoTracker, frames) -> None:
@@ -573,6 +583,9 @@ def test_exports_pngs_overlays_and_track_video(tmp_path: Path, checkpoint: Path,
     labels = np.array(Image.open(pngs[3]))
     np.testing.assert_array_equal(labels, video_io.label_image(results[3], (H, W)))
     assert set(np.unique(labels)) <= {0, 1, 2}
+    rles = results[3].to_coco_rle()
+    assert list(rles) == [1, 2]
+    np.testing.assert_array_equal(from_coco_rle(rles[2]), results[3].masks[2])
     with Image.open(tmp_path / "overlay.gif") as gif:
         assert gif.n_frames == N_FRAMES and gif.size == (W, H)
 
