@@ -61,6 +61,17 @@ YOLO label files are labels/<image stem>.txt with lines "class cx cy w h" in [0,
 COCO category ids are the YOLO class ids (names from --class-names, one per line).
 """
 
+AUTO_EXAMPLES = """\
+examples:
+  # every object in a photo: masks/photo_0.png, ... (best first), a COCO file, an overlay
+  sam2-hf auto photo.jpg -o masks/ --coco masks.json --overlay overlay.png
+
+  # a denser grid, and only confident, stable masks
+  sam2-hf auto photo.jpg --points-per-side 64 --pred-iou-thresh 0.9 --json
+
+The settings are the original SAM2AutomaticMaskGenerator's, with its defaults.
+"""
+
 TRACK_EXAMPLES = """\
 examples:
   # one object clicked on frame 0 of a video -> out/00000.png, 00001.png, ... and an overlay
@@ -149,6 +160,20 @@ def _positive_int(text: str) -> int:
     return _bounded_int(text, 1, math.inf)
 
 
+def _non_negative_int(text: str) -> int:
+    return _bounded_int(text, 0, math.inf)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``sam2-hf`` parser with its subcommands."""
     parser = argparse.ArgumentParser(
@@ -224,6 +249,36 @@ def build_parser() -> argparse.ArgumentParser:
     outputs.add_argument("--json", action="store_true", help="print a JSON report on stdout")
     _add_model_arguments(segment)
     segment.set_defaults(handler=run_segment, check=_check_segment, parser=segment)
+
+    auto = commands.add_parser(
+        "auto",
+        parents=[common],
+        help="masks for every object in an image, from a grid of clicks",
+        description="Masks for every object in an image (automatic mask generation): a grid of\n"
+        "clicks, weak and unstable masks dropped, duplicates removed.",
+        epilog=AUTO_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    auto.add_argument("input", metavar="IMAGE", help="an image file")
+    auto.add_argument(
+        "-o", "--output", type=Path, metavar="DIR", help="write IMAGE-STEM_0.png, ... there"
+    )
+    auto.add_argument("--coco", type=Path, metavar="JSON", help="a COCO annotations file")
+    auto.add_argument("--overlay", type=Path, metavar="IMAGE", help="masks drawn on the image")
+    auto.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    settings = auto.add_argument_group("generator settings (the original's defaults)")
+    for name, kind, default, text in (
+        ("--points-per-side", _positive_int, 32, "grid clicks along each side"),
+        ("--points-per-batch", _positive_int, 64, "clicks decoded per model call"),
+        ("--pred-iou-thresh", _fraction, 0.8, "keep masks with predicted IoU above this"),
+        ("--stability-score-thresh", _fraction, 0.95, "keep masks at least this stable"),
+        ("--box-nms-thresh", _fraction, 0.7, "box IoU above which duplicates are dropped"),
+        ("--crop-n-layers", _non_negative_int, 0, "also run on 4, 16, ... crops"),
+        ("--min-mask-region-area", _non_negative_int, 0, "remove holes/islands below N px"),
+    ):
+        settings.add_argument(name, type=kind, default=default, help=f"{text} (default {default})")
+    _add_model_arguments(auto)
+    auto.set_defaults(handler=run_auto, check=_check_auto, parser=auto)
 
     track = commands.add_parser(
         "track",
@@ -351,6 +406,17 @@ def _check_segment(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
             parser.error(f"argument {option}: needs .png or .webp for transparency, got {path}")
         if suffix not in Image.registered_extensions():
             parser.error(f"argument {option}: unknown image file type {suffix!r} in {path}")
+    _check_model_arguments(parser, args)
+
+
+def _check_auto(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if not (args.output or args.coco or args.overlay or args.json):
+        parser.error("nothing to write: give -o DIR, --coco JSON, --overlay IMAGE and/or --json")
+    if (
+        args.overlay is not None
+        and args.overlay.suffix.lower() not in Image.registered_extensions()
+    ):
+        parser.error(f"argument --overlay: unknown image file type in {args.overlay}")
     _check_model_arguments(parser, args)
 
 
@@ -739,6 +805,69 @@ def _segment_many(args: argparse.Namespace) -> int:
         count = sum(len(report["masks"]) for report in reports)
         coco_note = f", COCO annotations in {args.coco}" if args.coco else ""
         print(f"{count} mask(s) for {len(reports)} image(s) in {args.output}{coco_note}")
+    return 0
+
+
+# ---------------------------------------------------------------- auto
+
+
+def run_auto(args: argparse.Namespace) -> int:
+    from sam2_hf.automatic import MaskGenerator
+
+    image = load_image(args.input)  # before the model, so a wrong path fails fast
+    settings = {
+        "points_per_side": args.points_per_side,
+        "points_per_batch": args.points_per_batch,
+        "pred_iou_thresh": args.pred_iou_thresh,
+        "stability_score_thresh": args.stability_score_thresh,
+        "box_nms_thresh": args.box_nms_thresh,
+        "crop_n_layers": args.crop_n_layers,
+        "min_mask_region_area": args.min_mask_region_area,
+    }
+    with _quiet_transformers(args.verbose):
+        generator = MaskGenerator.from_pretrained(
+            args.model, device=args.device, dtype=_dtype(args), **settings
+        )
+    show = not args.quiet and sys.stderr.isatty()
+    records = generator.generate(image, progress=show)
+    height, width = image.shape[:2]
+    masks = np.array([r["segmentation"] for r in records], dtype=bool).reshape(-1, height, width)
+    scores = np.array([r["predicted_iou"] for r in records], dtype=np.float64)
+    stem = Path(args.input).stem
+    paths = [args.output / f"{stem}_{i}.png" for i in range(len(masks))] if args.output else []
+    drawn = overlay(image, masks) if args.overlay else None
+    for mask, path in zip(masks, paths, strict=True):
+        _write_with_parents(save_mask, mask, path)
+    if args.coco:
+        coco = to_coco_annotations([CocoImage(Path(args.input).name, masks, scores)])
+        _write_with_parents(write_coco_json, coco, args.coco)
+    if drawn is not None:
+        _write_with_parents(_save_image, drawn, args.overlay)
+    if args.json:
+        reports = [
+            {
+                "mask": str(paths[i]) if paths else None,
+                "score": float(record["predicted_iou"]),
+                "stability_score": float(record["stability_score"]),
+                "point": [float(v) for v in record["point_coords"][0]],
+                **_geometry(masks[i]),
+            }
+            for i, record in enumerate(records)
+        ]
+        summary = {
+            "image": str(args.input),
+            "width": width,
+            "height": height,
+            "model": str(args.model),
+            "settings": settings,
+            "masks": reports,
+            "coco": str(args.coco) if args.coco else None,
+            "overlay": str(args.overlay) if args.overlay else None,
+        }
+        print(json.dumps(summary, indent=2))
+    elif not args.quiet:
+        where = f" in {args.output}" if args.output else ""
+        print(f"{len(masks)} mask(s) for {args.input}{where}")
     return 0
 
 

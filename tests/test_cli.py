@@ -202,6 +202,21 @@ def test_bad_arguments_exit_2_with_a_clear_message(args, expected, capsys):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
+        ([], "nothing to write"),
+        (["--json", "--points-per-side", "0"], "argument --points-per-side: expected a whole"),
+        (["--json", "--pred-iou-thresh", "1.5"], "argument --pred-iou-thresh: expected a number"),
+    ],
+)
+def test_bad_auto_arguments_exit_2(args, expected, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["auto", "photo.png", *args])
+    assert exit_info.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
         ([], "give the object(s) on --frame"),
         (["--point", "1,2", "--box", "0,0,4,4", "--box", "1,1,5,5"], "at most one --box"),
         (["--box", "0,0,4,4", "--obj-id", "0"], "argument --obj-id: expected a whole number >= 1"),
@@ -232,7 +247,7 @@ def test_track_prompts_one_object_for_points_one_per_box_otherwise():
     ]
 
 
-@pytest.mark.parametrize("command", ["segment", "track", "models"])
+@pytest.mark.parametrize("command", ["segment", "auto", "track", "models"])
 def test_every_help_shows_an_example(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -440,3 +455,34 @@ def test_track_writes_label_pngs_overlay_and_json_like_track_video(
     assert Image.open(overlay).n_frames == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "out", "overlay.gif"]
     assert sorted(p.name for p in out.iterdir()) == ["00000.png", "00001.png", "00002.png"]
+
+
+# ---------------------------------------------------------------- auto
+
+
+def test_auto_writes_masks_coco_and_overlay_like_the_generator(
+    tmp_path, image_file, video_checkpoint, capsys
+):
+    automatic = pytest.importorskip(
+        "sam2_hf.automatic", reason="sam2_hf.automatic (issue 4) not there yet"
+    )
+    settings = {"points_per_side": 4, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
+    args = ["auto", str(image_file), "-o", str(tmp_path / "masks"), "--coco",
+            str(tmp_path / "coco.json"), "--overlay", str(tmp_path / "overlay.png"), "--json",
+            "--points-per-side", "4", "--pred-iou-thresh", "0", "--stability-score-thresh", "0",
+            "--model", str(video_checkpoint), "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+
+    generator = automatic.MaskGenerator.from_pretrained(video_checkpoint, device="cpu", **settings)
+    records = generator.generate(image_file)
+    assert len(report["masks"]) == len(records) >= 1
+    coco = load_coco(tmp_path / "coco.json")
+    annotations = coco.loadAnns(coco.getAnnIds())
+    for index, (entry, record) in enumerate(zip(report["masks"], records, strict=True)):
+        assert entry["mask"] == str(tmp_path / "masks" / f"photo_{index}.png")
+        np.testing.assert_array_equal(load_mask(entry["mask"]), record["segmentation"])
+        np.testing.assert_array_equal(coco.annToMask(annotations[index]), record["segmentation"])
+        assert entry["score"] == pytest.approx(record["predicted_iou"], abs=1e-6)
+        assert entry["area"] == record["area"]
+    assert Image.open(tmp_path / "overlay.png").size == (64, 48)
