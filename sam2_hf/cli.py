@@ -1,4 +1,8 @@
-"""The ``sam2-hf`` command line: segment images from prompts or detector boxes, list models.
+"""The ``sam2-hf`` command line: ``segment`` (prompts or detector boxes), ``auto`` (every
+object), ``track`` (video) and ``models``.
+
+JSON reports give each mask's ``box`` as inclusive pixel corners ``[x0, y0, x1, y1]`` of its
+foreground (``sam2_hf.mask_to_box``; null when empty) and its ``area`` in pixels.
 
 Exit codes: 0 success, 2 bad arguments (argparse usage errors, malformed prompt strings),
 1 a runtime failure (missing file, model not available, ...), reported in one line on stderr;
@@ -179,8 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Segment Anything 2 on Hugging Face transformers.",
-        epilog="examples:\n  sam2-hf segment photo.jpg --point 500,375 -o mask.png\n"
-        "  sam2-hf models\n\nRun 'sam2-hf COMMAND --help' for each command's options.",
+        epilog="examples:\n"
+        "  sam2-hf segment photo.jpg --point 500,375 -o mask.png\n"
+        "  sam2-hf auto photo.jpg -o masks/ --coco masks.json\n"
+        "  sam2-hf track clip.mp4 --frame 0 --point 210,350 -o out/ --overlay out.mp4\n"
+        "  sam2-hf models\n\n"
+        "Run 'sam2-hf COMMAND --help' for each command's options and more examples.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
