@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="6 frames instead of --frames")
     parser.add_argument("--objects", type=int, nargs="+", default=[1, 3], choices=[1, 2, 3])
     parser.add_argument("--stream-frames", type=int, default=600)
+    parser.add_argument("--stream-only", action="store_true", help="only the streaming part")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
@@ -189,6 +190,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     frames = 6 if args.quick else args.frames
+    if args.stream_only:
+        streaming(args.stream_frames, device)
+        return
 
     tracker = build_tracker(Sam2VideoConfig(), device)
     params = sum(p.numel() for p in tracker.model.parameters()) / 1e6
