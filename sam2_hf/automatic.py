@@ -566,14 +566,22 @@ def _near_crop_edge(
     return (near_crop & ~near_image).any(dim=1)
 
 
-def masks_from_records(records: Sequence[Record]) -> NDArray[np.bool_]:
+def masks_from_records(
+    records: Sequence[Record], image_size: tuple[int, int] | None = None
+) -> NDArray[np.bool_]:
     """Stack the records' segmentations, whatever their output mode, into (N, H, W) bool.
 
+    Args:
+        records: ``generate`` output for one image, any ``output_mode``.
+        image_size: (H, W); needed only to return an empty (0, H, W) stack for no records.
+
     Raises:
-        ValueError: ``records`` is empty (the image size is unknown) or sizes differ.
+        ValueError: no records and no ``image_size``, or masks of different sizes.
     """
     if not records:
-        raise ValueError("records is empty: no masks to stack (and no image size to use)")
+        if image_size is None:
+            raise ValueError("records is empty: pass image_size=(H, W) to get a (0, H, W) stack")
+        return np.zeros((0, *image_size), dtype=bool)
     masks = []
     for record in records:
         segmentation = record["segmentation"]
@@ -582,8 +590,8 @@ def masks_from_records(records: Sequence[Record]) -> NDArray[np.bool_]:
         else:
             masks.append(from_coco_rle(segmentation))
     shapes = {mask.shape for mask in masks}
-    if len(shapes) > 1:
-        raise ValueError(f"records hold masks of different sizes: {sorted(shapes)}")
+    if len(shapes) > 1 or (image_size is not None and shapes != {tuple(image_size)}):
+        raise ValueError(f"records hold masks of sizes {sorted(shapes)}, expected one size")
     return np.stack(masks)
 
 

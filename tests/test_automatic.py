@@ -337,6 +337,12 @@ def test_output_modes_round_trip_through_pycocotools(predictor, monkeypatch, mod
     )
 
 
+def test_masks_from_records_with_no_records():
+    assert masks_from_records([], (48, 64)).shape == (0, 48, 64)
+    with pytest.raises(ValueError, match="pass image_size"):
+        masks_from_records([])
+
+
 # ------------------------------------------------------------------ settings
 
 
