@@ -7,6 +7,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 
+from .automatic import OUTPUT_MODES, MaskGenerator, masks_from_records
 from .coco import (
     CocoImage,
     from_coco_rle,
@@ -35,6 +36,9 @@ from .predictor import Sam2Predictor, segment
 from .results import Masks, Prediction
 
 __all__ = [
+    "OUTPUT_MODES",
+    "MaskGenerator",
+    "masks_from_records",
     "ClickSession",
     "CocoImage",
     "Masks",
