@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 import json
 import math
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,13 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from sam2_hf import __version__
+from sam2_hf.batch import (
+    find_images,
+    read_boxes_json,
+    read_yolo_labels,
+    segment_jobs,
+    yolo_categories,
+)
 from sam2_hf.coco import CocoImage, to_coco_annotations, write_coco_json
 from sam2_hf.draw import cutout, overlay
 from sam2_hf.inputs import load_image
@@ -41,7 +46,6 @@ from sam2_hf.models import list_models, resolve_device, resolve_model_name
 from sam2_hf.predictor import Sam2Predictor
 
 PROG = "sam2-hf"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 DTYPES = ("auto", "fp32", "fp16", "bf16", "float32", "float16", "bfloat16")
 # Errors a user can act on; anything else is a bug and its message gets the type name.
 _EXPECTED_ERRORS = (OSError, ValueError, RuntimeError, TypeError, ImportError)
@@ -492,6 +496,10 @@ def _quiet_transformers(verbose: bool) -> Iterator[None]:
             logging.enable_progress_bar()
 
 
+def _warn(text: str) -> None:
+    print(f"{PROG}: warning: {text}", file=sys.stderr)
+
+
 def _dtype(args: argparse.Namespace) -> str | None:
     return None if args.dtype == "auto" else args.dtype
 
@@ -609,161 +617,23 @@ def _segment_one(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- folders and boxes files
 
 
-@dataclass
-class _Job:
-    """One image of a folder run and its boxes, as read from the boxes file."""
-
-    path: Path
-    boxes: NDArray[np.float64]  # (N, 4) xyxy pixels, or (N, 4) YOLO cx, cy, w, h in [0, 1]
-    category_ids: NDArray[np.int64]  # (N,)
-    yolo: bool
-
-    def pixel_boxes(self, height: int, width: int) -> NDArray[np.float64]:
-        if not self.yolo:
-            return self.boxes
-        cx, cy, w, h = self.boxes.T
-        return np.stack(
-            [
-                (cx - w / 2) * width,
-                (cy - h / 2) * height,
-                (cx + w / 2) * width,
-                (cy + h / 2) * height,
-            ],
-            axis=1,
-        )
-
-
-def _find_images(pattern: str) -> list[Path]:
-    folder = Path(pattern)
-    if folder.is_dir():
-        found = [path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES]
-        where = f"folder {pattern!r}"
-    else:
-        found = [Path(path) for path in glob.glob(pattern, recursive=True)]
-        found = [p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-        where = f"glob {pattern!r}"
-    if not found:
-        kinds = ", ".join(IMAGE_SUFFIXES)
-        raise FileNotFoundError(f"no images in {where} (looked for {kinds})")
-    images = sorted(found)
-    stems: dict[str, Path] = {}
-    for path in images:
-        if path.stem in stems:
-            raise ValueError(
-                f"{stems[path.stem]} and {path} share the file stem {path.stem!r}, so their "
-                "mask files would collide; move one of them"
-            )
-        stems[path.stem] = path
-    return images
-
-
-def _read_json_boxes(path: Path, images: list[Path], quiet: bool) -> list[_Job]:
-    try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from None
-    if not isinstance(table, dict):
-        raise ValueError(
-            f"{path} must map image file names to lists of [x0, y0, x1, y1] boxes, "
-            f"got a JSON {type(table).__name__}"
-        )
-    jobs = []
-    for image in images:
-        entry = table.get(image.name, [])
-        try:
-            boxes = np.array(entry, dtype=np.float64).reshape(-1, 4) if entry else np.zeros((0, 4))
-            valid = isinstance(entry, list) and np.isfinite(boxes).all()
-            valid = valid and all(isinstance(box, list) and len(box) == 4 for box in entry)
-            valid = valid and bool(np.all(boxes[:, 2:] >= boxes[:, :2]))
-        except (TypeError, ValueError):
-            valid = False
-        if not valid:
-            raise ValueError(
-                f"{path}: {image.name!r} must be a list of [x0, y0, x1, y1] boxes with "
-                f"x0 <= x1 and y0 <= y1, got {entry!r}"
-            )
-        jobs.append(_Job(image, boxes, np.ones(len(boxes), dtype=np.int64), yolo=False))
-    unknown = sorted(set(table) - {image.name for image in images})
-    if unknown and not quiet:
-        listed = ", ".join(repr(name) for name in unknown[:5]) + (
-            ", ..." if len(unknown) > 5 else ""
-        )
-        print(
-            f"{PROG}: warning: {path} names {len(unknown)} image(s) not among the inputs: {listed}",
-            file=sys.stderr,
-        )
-    return jobs
-
-
-def _read_yolo_labels(folder: Path, images: list[Path]) -> list[_Job]:
-    if not folder.is_dir():
-        raise FileNotFoundError(f"YOLO label folder {str(folder)!r} does not exist")
-    jobs = []
-    for image in images:
-        label_file = folder / f"{image.stem}.txt"
-        rows: list[list[float]] = []
-        if label_file.exists():  # no file means no detections, as YOLO writes them
-            for number, line in enumerate(label_file.read_text().splitlines(), start=1):
-                if not line.strip():
-                    continue
-                values = _numbers(",".join(line.split()[:5]), 5)
-                # A sixth column is the detector's confidence (YOLO's save_conf); it is ignored.
-                if values is None or len(line.split()) > 6 or values[0] != int(values[0]):
-                    raise ValueError(
-                        f"{label_file}:{number}: expected 'class cx cy w h' (class an integer, "
-                        f"the rest in [0, 1]), got {line.strip()!r}"
-                    )
-                rows.append(values)
-        table = np.array(rows, dtype=np.float64).reshape(-1, 5)
-        jobs.append(_Job(image, table[:, 1:], table[:, 0].astype(np.int64), yolo=True))
-    return jobs
-
-
-def _categories(args: argparse.Namespace, jobs: list[_Job]) -> list[dict[str, Any]]:
-    if args.yolo_labels is None:
-        return [{"id": 1, "name": "object"}]
-    names: list[str] = []
-    if args.class_names is not None:
-        names = [line.strip() for line in args.class_names.read_text().splitlines() if line.strip()]
-    seen = set(range(len(names)))
-    for job in jobs:
-        seen.update(job.category_ids.tolist())
-    return [
-        {"id": index, "name": names[index] if index < len(names) else str(index)}
-        for index in sorted(seen)
-    ]
-
-
-def _predict_chunk(
-    predictor: Sam2Predictor, chunk: list[_Job]
-) -> list[tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float32]]]:
-    """Per image of ``chunk``: its (N, 4) pixel boxes, (N, H, W) masks and (N,) scores."""
-    arrays = [load_image(job.path) for job in chunk]
-    boxes = [job.pixel_boxes(*array.shape[:2]) for job, array in zip(chunk, arrays, strict=True)]
-    todo = [index for index, image_boxes in enumerate(boxes) if len(image_boxes)]
-    found = {}
-    if todo:  # images without boxes skip the encoder
-        batch = predictor.predict_batch([arrays[i] for i in todo], [boxes[i] for i in todo])
-        found = dict(zip(todo, batch, strict=True))
-    results = []
-    for index, array in enumerate(arrays):
-        if index in found:
-            results.append((boxes[index], found[index].masks, found[index].scores))
-        else:
-            empty = np.zeros((0, *array.shape[:2]), dtype=bool)
-            results.append((boxes[index], empty, np.zeros(0, dtype=np.float32)))
-    return results
-
-
 def _segment_many(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    images = _find_images(str(args.input))
+    images = find_images(str(args.input))
     if args.boxes is not None:
-        jobs = _read_json_boxes(args.boxes, images, args.quiet)
+        warn = (
+            None if args.quiet else lambda text: print(f"{PROG}: warning: {text}", file=sys.stderr)
+        )
+        jobs = read_boxes_json(args.boxes, images, warn=warn)
+        categories = [{"id": 1, "name": "object"}]
     else:
-        jobs = _read_yolo_labels(args.yolo_labels, images)
-    categories = _categories(args, jobs)
+        jobs = read_yolo_labels(args.yolo_labels, images)
+        names = []
+        if args.class_names is not None:
+            lines = args.class_names.read_text().splitlines()
+            names = [line.strip() for line in lines if line.strip()]
+        categories = yolo_categories(jobs, names)
     predictor = _load_predictor(args)
     args.output.mkdir(parents=True, exist_ok=True)
 
@@ -772,31 +642,26 @@ def _segment_many(args: argparse.Namespace) -> int:
     reports: list[dict[str, Any]] = []
     hide = args.quiet or not sys.stderr.isatty()
     with tqdm(total=len(jobs), unit="image", disable=hide, file=sys.stderr) as progress:
-        for start in range(0, len(jobs), args.batch_size):
-            chunk = jobs[start : start + args.batch_size]
-            for job, (boxes, masks, scores) in zip(
-                chunk, _predict_chunk(predictor, chunk), strict=True
-            ):
-                paths = [args.output / f"{job.path.stem}_{i}.png" for i in range(len(masks))]
-                for mask, path in zip(masks, paths, strict=True):
-                    save_mask(mask, path)
-                image = CocoImage(job.path.name, masks, scores, job.category_ids)
-                coco = to_coco_annotations([image], categories=categories)
-                image_id = len(coco_images) + 1
-                coco_images.append({**coco["images"][0], "id": image_id})
-                for annotation in coco["annotations"]:
-                    annotations.append(
-                        {**annotation, "id": len(annotations) + 1, "image_id": image_id}
-                    )
-                mask_reports = []
-                for index, path in enumerate(paths):
-                    report = _mask_report(masks[index], scores[index], path)
-                    report["prompt_box"] = boxes[index].tolist()
-                    report["category_id"] = int(job.category_ids[index])
-                    mask_reports.append(report)
-                entry = {"image": str(job.path), "width": image.width, "height": image.height}
-                reports.append({**entry, "masks": mask_reports})
-            progress.update(len(chunk))
+        for job, found in segment_jobs(predictor, jobs, batch_size=args.batch_size):
+            masks, scores, boxes = found.masks, found.scores, found.boxes
+            paths = [args.output / f"{job.path.stem}_{i}.png" for i in range(len(masks))]
+            for mask, path in zip(masks, paths, strict=True):
+                save_mask(mask, path)
+            image = CocoImage(job.path.name, masks, scores, job.category_ids)
+            coco = to_coco_annotations([image], categories=categories)
+            image_id = len(coco_images) + 1
+            coco_images.append({**coco["images"][0], "id": image_id})
+            for annotation in coco["annotations"]:
+                annotations.append({**annotation, "id": len(annotations) + 1, "image_id": image_id})
+            mask_reports = []
+            for index, path in enumerate(paths):
+                report = _mask_report(masks[index], scores[index], path)
+                report["prompt_box"] = boxes[index].tolist()
+                report["category_id"] = int(job.category_ids[index])
+                mask_reports.append(report)
+            entry = {"image": str(job.path), "width": image.width, "height": image.height}
+            reports.append({**entry, "masks": mask_reports})
+            progress.update(1)
 
     if args.coco:
         coco = {"images": coco_images, "annotations": annotations, "categories": categories}

@@ -278,15 +278,18 @@ class Sam2Predictor:
                 raise ValueError(
                     f"{name} must have one entry per image ({len(images)}), got {len(per_image)}"
                 )
-        encoded = self._encode(images)
-        results = []
-        for index, size in enumerate(encoded.sizes):
-            nothing = (boxes is None or np.size(boxes[index]) == 0) and (
-                point_coords is None or np.size(point_coords[index]) == 0
-            )
-            if nothing:
-                results.append(self._no_masks(size))
-                continue
+        arrays = [load_image(image) for image in images]
+        prompted = [
+            index
+            for index in range(len(arrays))
+            if (boxes is not None and np.size(boxes[index]))
+            or (point_coords is not None and np.size(point_coords[index]))
+        ]
+        # Images without prompts skip the encoder: a detector often finds nothing.
+        encoded = self._encode([arrays[index] for index in prompted]) if prompted else None
+        results = [self._no_masks(array.shape[:2]) for array in arrays]
+        for slot, index in enumerate(prompted):
+            size = arrays[index].shape[:2]
             image_boxes = None if boxes is None else as_boxes(boxes[index], size, name="boxes")
             points = None
             if point_coords is not None:
@@ -296,7 +299,7 @@ class Sam2Predictor:
                     coords = coords[:, None, :]
                     labels = None if labels is None else labels[:, None]
                 points = as_points(coords, labels, size)
-            results.append(self._masks_for(encoded, index, image_boxes, points))
+            results[index] = self._masks_for(encoded, slot, image_boxes, points)
         return results
 
     # ---------------------------------------------------------------- internals
