@@ -56,17 +56,16 @@ def tiny_vision_config() -> Sam2VisionConfig:
     )
 
 
-_PROMPT = {"hidden_size": 32, "image_size": IMAGE_SIZE, "patch_size": 16}
-_DECODER = {"hidden_size": 32}
-
-
-def tiny_video_config() -> Sam2VideoConfig:
-    """The smallest video config that runs: widths of 128 and memory channels of 64 are
-    hard-coded inside Sam2VideoModel (see shared/STYLE.md)."""
+def tiny_video_config(**overrides: object) -> Sam2VideoConfig:
+    """The smallest video config that tracks (~3M parameters). The FPN, prompt encoder and mask
+    decoder are 128 wide because the memory encoder's 128 and the 64 memory channels are
+    hard-coded inside Sam2VideoModel; with an FPN of 32 the first tracked frame fails."""
+    vision = tiny_vision_config()
+    vision.fpn_hidden_size = 128
     return Sam2VideoConfig(
-        vision_config=tiny_vision_config(),
-        prompt_encoder_config=_PROMPT,
-        mask_decoder_config=_DECODER,
+        vision_config=vision,
+        prompt_encoder_config={"hidden_size": 128, "image_size": IMAGE_SIZE, "patch_size": 16},
+        mask_decoder_config={"hidden_size": 128},
         image_size=IMAGE_SIZE,
         memory_attention_hidden_size=128,
         memory_attention_feed_forward_hidden_size=256,
@@ -76,6 +75,7 @@ def tiny_video_config() -> Sam2VideoConfig:
         mask_downsampler_embed_dim=128,
         memory_fuser_embed_dim=128,
         memory_fuser_intermediate_dim=256,
+        **overrides,
     )
 
 
@@ -83,10 +83,17 @@ def tiny_image_processor() -> Sam2ImageProcessor:
     return Sam2ImageProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
 
 
-def _save_video_checkpoint(folder: Path) -> None:
-    """A tiny checkpoint laid out like the official hub repos (a ``sam2_video`` model)."""
+def save_video_checkpoint(folder: Path, config: Sam2VideoConfig | None = None) -> None:
+    """A tiny checkpoint laid out like the official hub repos (a ``sam2_video`` model).
+
+    Random weights put the object score near 0, which would make every tracked mask empty and
+    every video comparison trivial; a bias of +3 makes objects "present".
+    """
     torch.manual_seed(0)
-    Sam2VideoModel(tiny_video_config()).eval().save_pretrained(folder)
+    model = Sam2VideoModel(config or tiny_video_config()).eval()
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias += 3.0
+    model.save_pretrained(folder)
     tiny_image_processor().save_pretrained(folder)  # preprocessor_config.json
     Sam2VideoVideoProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}).save_pretrained(
         folder
@@ -100,6 +107,16 @@ def _save_video_checkpoint(folder: Path) -> None:
     (folder / "processor_config.json").write_text(json.dumps(processor_config))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy 2-core machine two threads spin
+    against each other (a video test took 0.6 s on one thread and 37 s on two)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def image_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A plain ``sam2`` image checkpoint saved with save_pretrained."""
@@ -107,8 +124,8 @@ def image_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     config = Sam2Config(
         vision_config=tiny_vision_config(),
-        prompt_encoder_config=_PROMPT,
-        mask_decoder_config=_DECODER,
+        prompt_encoder_config={"hidden_size": 32, "image_size": IMAGE_SIZE, "patch_size": 16},
+        mask_decoder_config={"hidden_size": 32},
     )
     Sam2Model(config).eval().save_pretrained(folder)
     Sam2Processor(image_processor=tiny_image_processor(), target_size=IMAGE_SIZE).save_pretrained(
@@ -121,7 +138,7 @@ def image_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def video_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ``sam2_video`` checkpoint laid out like facebook/sam2.1-hiera-* on the hub."""
     folder = tmp_path_factory.mktemp("sam2-video")
-    _save_video_checkpoint(folder)
+    save_video_checkpoint(folder)
     return folder
 
 

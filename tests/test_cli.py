@@ -376,48 +376,8 @@ def test_models_lists_the_four_short_names_and_what_the_cache_holds(hub_cache, c
 # ---------------------------------------------------------------- track
 
 
-@pytest.fixture(scope="module")
-def tracking_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A video checkpoint that can track: conftest's video_checkpoint has an FPN width of 32,
-    which the 128-wide memory encoder rejects on the first tracked frame (shared/STYLE.md).
-    The object-score bias makes random-weight objects "present", so masks are not all empty."""
-    import torch
-    from conftest import IMAGE_SIZE, tiny_image_processor, tiny_vision_config
-    from transformers import Sam2VideoConfig, Sam2VideoModel, Sam2VideoVideoProcessor
-
-    vision = tiny_vision_config()
-    vision.fpn_hidden_size = 128
-    config = Sam2VideoConfig(
-        vision_config=vision,
-        prompt_encoder_config={"hidden_size": 128, "image_size": IMAGE_SIZE, "patch_size": 16},
-        mask_decoder_config={"hidden_size": 128},
-        image_size=IMAGE_SIZE,
-        memory_attention_hidden_size=128,
-        memory_attention_feed_forward_hidden_size=256,
-        memory_attention_rope_feat_sizes=[IMAGE_SIZE // 16, IMAGE_SIZE // 16],
-        memory_encoder_hidden_size=128,
-        memory_encoder_output_channels=64,
-        mask_downsampler_embed_dim=128,
-        memory_fuser_embed_dim=128,
-        memory_fuser_intermediate_dim=256,
-    )
-    folder = tmp_path_factory.mktemp("sam2-video-cli")
-    torch.manual_seed(0)
-    model = Sam2VideoModel(config).eval()
-    with torch.no_grad():
-        model.mask_decoder.pred_obj_score_head.proj_out.bias += 3.0
-    model.save_pretrained(folder)
-    tiny_image_processor().save_pretrained(folder)
-    Sam2VideoVideoProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}).save_pretrained(
-        folder
-    )
-    processor = {"point_pad_value": -10, "processor_class": "Sam2VideoProcessor"}
-    (folder / "processor_config.json").write_text(json.dumps({**processor, "target_size": 128}))
-    return folder
-
-
 def test_track_writes_label_pngs_overlay_and_json_like_track_video(
-    tmp_path, tracking_checkpoint, capsys
+    tmp_path, video_checkpoint, capsys
 ):
     video = pytest.importorskip("sam2_hf.video", reason="sam2_hf.video (issue 5) not there yet")
     from sam2_hf.video_io import label_image
@@ -430,7 +390,7 @@ def test_track_writes_label_pngs_overlay_and_json_like_track_video(
         pixels[8 + index : 24 + index, 10 + 2 * index : 30 + 2 * index] = (200, 80, 40)
         Image.fromarray(pixels).save(frames / f"{index:03d}.png")
     out = tmp_path / "out"
-    model = ["--model", str(tracking_checkpoint), "--device", "cpu"]
+    model = ["--model", str(video_checkpoint), "--device", "cpu"]
     overlay = tmp_path / "overlay.gif"
     args = ["track", str(frames), "--frame", "1", "--box", "8,6,34,26", "--box", "30,5,50,30",
             "--obj-id", "3", "-o", str(out), "--overlay", str(overlay), "--json"]  # fmt: skip
@@ -442,7 +402,7 @@ def test_track_writes_label_pngs_overlay_and_json_like_track_video(
         {"frame": 1, "obj_id": 4, "box": (30, 5, 50, 30)},
     ]
     expected = video.track_video(
-        frames, prompts, model=tracking_checkpoint, device="cpu", progress=False
+        frames, prompts, model=video_checkpoint, device="cpu", progress=False
     )
     assert (report["width"], report["height"], report["obj_ids"]) == (56, 40, [3, 4])
     assert [frame["frame"] for frame in report["frames"]] == [0, 1, 2]

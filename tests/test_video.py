@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import io
-import json
 import sys
 from pathlib import Path
 
@@ -13,10 +12,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import IMAGE_SIZE, tiny_image_processor, tiny_vision_config
+from conftest import IMAGE_SIZE
 from PIL import Image
 from transformers import (
-    Sam2VideoConfig,
     Sam2VideoInferenceSession,
     Sam2VideoModel,
     Sam2VideoProcessor,
@@ -31,62 +29,10 @@ H, W = 48, 64  # non-square frames
 N_FRAMES = 6
 
 
-def working_tiny_video_config(**overrides: object) -> Sam2VideoConfig:
-    """conftest's tiny_video_config has an FPN width of 32, which the memory encoder (128 wide)
-    rejects on the first tracked frame; this one widens the FPN and prompt path to 128."""
-    vision = tiny_vision_config()
-    vision.fpn_hidden_size = 128
-    return Sam2VideoConfig(
-        vision_config=vision,
-        prompt_encoder_config={"hidden_size": 128, "image_size": IMAGE_SIZE, "patch_size": 16},
-        mask_decoder_config={"hidden_size": 128},
-        image_size=IMAGE_SIZE,
-        memory_attention_hidden_size=128,
-        memory_attention_feed_forward_hidden_size=256,
-        memory_attention_rope_feat_sizes=[IMAGE_SIZE // 16, IMAGE_SIZE // 16],
-        memory_encoder_hidden_size=128,
-        memory_encoder_output_channels=64,
-        mask_downsampler_embed_dim=128,
-        memory_fuser_embed_dim=128,
-        memory_fuser_intermediate_dim=256,
-        **overrides,
-    )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy 2-core machine two threads spin
-    against each other: a test that takes 0.6 s on one thread took 37 s on two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A hub-shaped sam2_video checkpoint whose objects are "present" (random weights put the
-    object score near 0, which would make every mask empty and every comparison trivial)."""
-    folder = tmp_path_factory.mktemp("sam2-video-tracker")
-    torch.manual_seed(0)
-    model = Sam2VideoModel(working_tiny_video_config()).eval()
-    with torch.no_grad():
-        model.mask_decoder.pred_obj_score_head.proj_out.bias += 3.0
-    model.save_pretrained(folder)
-    tiny_image_processor().save_pretrained(folder)
-    Sam2VideoVideoProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}).save_pretrained(
-        folder
-    )
-    (folder / "processor_config.json").write_text(
-        json.dumps(
-            {
-                "point_pad_value": -10,
-                "processor_class": "Sam2VideoProcessor",
-                "target_size": IMAGE_SIZE,
-            }
-        )
-    )
-    return folder
+def checkpoint(video_checkpoint: Path) -> Path:
+    """conftest's hub-shaped tiny video checkpoint (objects biased to "present")."""
+    return video_checkpoint
 
 
 @pytest.fixture(scope="module")
