@@ -34,8 +34,14 @@ from .masks import (
 from .models import ModelInfo, ModelNotAvailableError, list_models, load_model
 from .predictor import Sam2Predictor, segment
 from .results import Masks, Prediction
+from .video import FrameMasks, StreamingSession, TrackingSession, VideoTracker, track_video
 
 __all__ = [
+    "FrameMasks",
+    "StreamingSession",
+    "TrackingSession",
+    "VideoTracker",
+    "track_video",
     "OUTPUT_MODES",
     "MaskGenerator",
     "masks_from_records",
