@@ -8,7 +8,7 @@ Prints seconds and the predictor/raw ratio for:
 2. 20 point prompts after one set_image,
 3. 16 boxes in one call vs. 16 single-box calls (both through the predictor and raw).
 
-Run: ``python benchmarks/predictor.py [--repeats 3] [--device cpu]``
+Run: ``python benchmarks/predictor.py [--repeats 7] [--device cpu]``
 """
 
 from __future__ import annotations
@@ -26,20 +26,25 @@ from transformers import Sam2Config, Sam2ImageProcessor, Sam2Model, Sam2Processo
 from sam2_hf import Sam2Predictor
 
 
-def best_of(repeats: int, work: Callable[[], object]) -> float:
-    """Median wall time of ``repeats`` runs after one warm-up run."""
-    work()
-    times = []
+def paired(
+    repeats: int, ours: Callable[[], object], raw: Callable[[], object]
+) -> tuple[float, float]:
+    """Median wall times of ``ours`` and ``raw``, run alternately after one warm-up each, so
+    that drift in the machine's speed hits both alike."""
+    ours()
+    raw()
+    times: dict[str, list[float]] = {"ours": [], "raw": []}
     for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, work in (("ours", ours), ("raw", raw)):
+            start = time.perf_counter()
+            work()
+            times[name].append(time.perf_counter() - start)
+    return statistics.median(times["ours"]), statistics.median(times["raw"])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -106,28 +111,20 @@ def main() -> None:
         return raw_decode(sizes, embeddings, False, input_boxes=[boxes.tolist()])
 
     rows = [
-        ("set_image + 1 point", best_of(args.repeats, ours_one), best_of(args.repeats, raw_one)),
-        (
-            "20 points, one set_image",
-            best_of(args.repeats, ours_twenty),
-            best_of(args.repeats, raw_twenty),
-        ),
-        (
-            "16 boxes in one call",
-            best_of(args.repeats, ours_boxes_batched),
-            best_of(args.repeats, raw_boxes_batched),
-        ),
+        ("set_image + 1 point", *paired(args.repeats, ours_one, raw_one)),
+        ("20 points, one set_image", *paired(args.repeats, ours_twenty, raw_twenty)),
+        ("16 boxes in one call", *paired(args.repeats, ours_boxes_batched, raw_boxes_batched)),
     ]
-    single = best_of(args.repeats, ours_boxes_single)
+    batched, single = paired(args.repeats, ours_boxes_batched, ours_boxes_single)
 
     print(
         f"device={device}  torch threads={torch.get_num_threads()}  image=480x640  "
-        f"model=hiera-tiny-sized Sam2Config() (random weights)  median of {args.repeats}"
+        f"model=hiera-tiny-sized Sam2Config() (random weights)  "
+        f"median of {args.repeats}, alternating"
     )
     print(f"{'case':28s} {'sam2_hf s':>10s} {'raw s':>10s} {'sam2_hf/raw':>12s}")
     for name, ours, raw in rows:
         print(f"{name:28s} {ours:10.4f} {raw:10.4f} {ours / raw:12.3f}")
-    batched = rows[2][1]
     print(
         f"16 boxes: one batched call {batched:.4f} s vs 16 single calls {single:.4f} s "
         f"-> batched is {single / batched:.2f}x faster"

@@ -210,7 +210,7 @@ class Sam2Predictor:
         low_res, scores, object_logits = self._decode(
             encoded.image(0), size, points, boxes, mask_logits, multimask_output
         )
-        masks = self._upscale(low_res, size, binarize=not return_logits)
+        masks, low_res = self._postprocess(low_res, size, binarize=not return_logits)
         order = np.argsort(-scores, axis=-1, kind="stable")
         masks = np.take_along_axis(masks, order[..., None, None], axis=1)
         low_res = np.take_along_axis(low_res, order[..., None, None], axis=1)
@@ -316,7 +316,7 @@ class Sam2Predictor:
         low_res, scores, object_logits = self._decode(
             encoded.image(index), size, points, boxes, None, multimask_output=False
         )
-        masks = self._upscale(low_res, size, binarize=True)
+        masks, low_res = self._postprocess(low_res, size, binarize=True)
         return Masks(masks[:, 0], scores[:, 0], low_res[:, 0], object_logits, boxes)
 
     def _no_masks(self, size: tuple[int, int]) -> Masks:
@@ -338,10 +338,11 @@ class Sam2Predictor:
         boxes: NDArray[np.float32] | None,
         mask_logits: torch.Tensor | None,
         multimask_output: bool,
-    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+    ) -> tuple[torch.Tensor, NDArray[np.float32], NDArray[np.float32]]:
         """Prompt encoder + mask decoder for N objects on one image.
 
-        Returns low-res logits (N, C, 256, 256) clamped, scores (N, C), object logits (N,).
+        Returns low-res logits (N, C, 256, 256) float32 on the model's device, scores (N, C),
+        object logits (N,).
         """
         inputs = self.processor(
             original_sizes=[list(size)],
@@ -361,29 +362,35 @@ class Sam2Predictor:
             outputs = self.model(
                 image_embeddings=embeddings, multimask_output=multimask_output, **prompts
             )
-        low_res = outputs.pred_masks[0].float().cpu().numpy()
         scores = outputs.iou_scores[0].float().cpu().numpy()
         object_logits = outputs.object_score_logits[0, :, 0].float().cpu().numpy()
-        return np.clip(low_res, -_LOGIT_CLAMP, _LOGIT_CLAMP), scores, object_logits
+        return outputs.pred_masks[0].float(), scores, object_logits
 
-    def _upscale(
-        self, low_res: NDArray[np.float32], size: tuple[int, int], *, binarize: bool
-    ) -> NDArray[Any]:
-        """Low-res logits (N, C, 256, 256) -> (N, C, H, W) masks at the original size."""
+    @torch.inference_mode()
+    def _postprocess(
+        self, low_res: torch.Tensor, size: tuple[int, int], *, binarize: bool
+    ) -> tuple[NDArray[Any], NDArray[np.float32]]:
+        """Low-res logits (N, C, 256, 256) -> masks (N, C, H, W) at the original size, and the
+        low-res logits clamped for reuse as ``mask_input``.
+
+        As in the original, masks come from the unclamped logits (clamping first would move the
+        threshold crossing of bilinear interpolation between a large and a small logit).
+        """
+        logits = low_res
         if self.max_hole_area or self.max_sprinkle_area:
-            low_res = clean_mask_logits(
-                low_res,
+            cleaned = clean_mask_logits(
+                low_res.cpu().numpy(),
                 mask_threshold=self.mask_threshold,
                 max_hole_area=self.max_hole_area,
                 max_sprinkle_area=self.max_sprinkle_area,
             )
+            logits = torch.from_numpy(cleaned).to(low_res.device)
+        # Upscaled on the model's device: on a GPU this is the expensive step of the output.
         (masks,) = self.processor.post_process_masks(
-            [torch.from_numpy(low_res)],
-            [list(size)],
-            mask_threshold=self.mask_threshold,
-            binarize=binarize,
+            [logits], [list(size)], mask_threshold=self.mask_threshold, binarize=binarize
         )
-        return masks.numpy()
+        clamped = low_res.clamp(-_LOGIT_CLAMP, _LOGIT_CLAMP).cpu().numpy()
+        return masks.cpu().numpy(), clamped
 
     def _mask_logits(self, mask_input: ArrayLike, size: tuple[int, int]) -> torch.Tensor:
         """A (1, 1, 256, 256) float logit prompt from low-res logits or a full-size binary mask."""

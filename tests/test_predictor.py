@@ -432,3 +432,35 @@ def test_no_boxes_give_empty_masks(ready, image_hw):
     assert [len(r) for r in results] == [1, 0] and results[1].masks.shape == (0, 20, 64)
     with pytest.raises(ValueError, match=r"boxes must be 4 numbers .* got shape \(3,\)"):
         ready.predict_boxes([1, 2, 3])
+
+
+def test_masks_come_from_unclamped_logits(ready, image_hw, monkeypatch):
+    """Clamping to [-32, 32] before upscaling would move the threshold crossing between a large
+    and a small logit; the original upscales first and clamps only the returned logits."""
+    forward = ready.model.forward
+
+    def loud(*args, **kwargs):
+        outputs = forward(*args, **kwargs)
+        outputs.pred_masks = outputs.pred_masks * 1e5  # far beyond the clamp
+        return outputs
+
+    monkeypatch.setattr(ready.model, "forward", loud)
+    result = ready.predict(point_coords=[(40, 12)], return_logits=True)
+    with torch.no_grad():
+        raw = ready.model(
+            image_embeddings=ready._require_image().image(0),
+            **{
+                k: v
+                for k, v in ready.processor(
+                    original_sizes=[[48, 64]],
+                    input_points=[[[[40, 12]]]],
+                    input_labels=[[[1]]],
+                    return_tensors="pt",
+                ).items()
+                if k.startswith("input_")
+            },
+        )
+    order = np.argsort(-raw.iou_scores[0, 0].numpy(), kind="stable")
+    upscaled = ready.processor.post_process_masks(raw.pred_masks, [[48, 64]], binarize=False)[0]
+    np.testing.assert_allclose(result.masks, upscaled[0].numpy()[order], rtol=1e-6)
+    assert np.abs(result.masks).max() > 32 and np.abs(result.logits).max() == 32.0
