@@ -17,6 +17,8 @@ from numpy.typing import NDArray
 from PIL import Image
 from tqdm.auto import tqdm
 
+from .draw import PALETTE
+from .draw import overlay as draw_overlay
 from .inputs import load_image
 
 if TYPE_CHECKING:
@@ -26,23 +28,6 @@ if TYPE_CHECKING:
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 VideoInput = str | os.PathLike | Sequence[Any]
-
-# Object colours for overlays (RGB): tab10, the palette most tracking demos use.
-PALETTE = np.array(
-    [
-        (31, 119, 180),
-        (255, 127, 14),
-        (44, 160, 44),
-        (214, 39, 40),
-        (148, 103, 189),
-        (140, 86, 75),
-        (227, 119, 194),
-        (127, 127, 127),
-        (188, 189, 34),
-        (23, 190, 207),
-    ],
-    dtype=np.uint8,
-)
 
 
 def require_av() -> ModuleType:
@@ -210,7 +195,7 @@ def save_mask_pngs(
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     palette = np.zeros((256, 3), dtype=np.uint8)
-    palette[1:] = np.resize(PALETTE, (255, 3))
+    palette[1:] = np.resize(np.array(PALETTE, dtype=np.uint8), (255, 3))
     written = []
     for result in results:
         image = Image.fromarray(label_image(result, size), mode="P")
@@ -222,13 +207,11 @@ def save_mask_pngs(
 
 
 def overlay(frame: NDArray[Any], result: FrameMasks, *, alpha: float = 0.5) -> NDArray[np.uint8]:
-    """A new uint8 RGB frame with each object's mask tinted in its palette colour."""
-    image = frame if frame.dtype == np.uint8 else np.round(frame * 255.0).astype(np.uint8)
-    out = image.astype(np.float32)
-    for obj_id, mask in result.masks.items():
-        colour = PALETTE[obj_id % len(PALETTE)].astype(np.float32)
-        out[mask] = (1.0 - alpha) * out[mask] + alpha * colour
-    return np.round(out).astype(np.uint8)
+    """A new uint8 RGB frame with each object's mask tinted in its colour (``sam2_hf.overlay``'s
+    colours, so an object id looks the same in image and video overlays)."""
+    if not result.masks:
+        return draw_overlay(frame, np.zeros((0, *frame.shape[:2]), bool))
+    return draw_overlay(frame, result.stack(), obj_ids=result.obj_ids, alpha=alpha, contours=False)
 
 
 def write_overlay(
