@@ -211,10 +211,11 @@ class Sam2Predictor:
             encoded.image(0), size, points, boxes, mask_logits, multimask_output
         )
         masks, low_res = self._postprocess(low_res, size, binarize=not return_logits)
+        # Index the (object, candidate) axes only: take_along_axis would broadcast the order
+        # to a full-size index array and cost more than the decoder's upscaling.
         order = np.argsort(-scores, axis=-1, kind="stable")
-        masks = np.take_along_axis(masks, order[..., None, None], axis=1)
-        low_res = np.take_along_axis(low_res, order[..., None, None], axis=1)
-        scores = np.take_along_axis(scores, order, axis=1)
+        rows = np.arange(len(order))[:, None]
+        masks, low_res, scores = masks[rows, order], low_res[rows, order], scores[rows, order]
         if objects == 1:  # the original squeezes the object axis away for one object
             return Prediction(masks[0], scores[0], low_res[0], object_logits[0])
         return Prediction(masks, scores, low_res, object_logits)
