@@ -5,7 +5,8 @@ clicks per forward; weak and unstable masks are dropped, duplicates removed with
 Settings, defaults and record fields are the original's, and so are the records, with three
 exact shortcuts: masks failing ``pred_iou_thresh`` are never upscaled, surviving masks are kept
 bit-packed instead of run-length encoded, and only the masks that are returned get unpacked
-and encoded.
+and encoded. The clicks are decoded by ``fast_decode.decode_clicks``, which gives the model's
+own outputs bit for bit without copying the image features once per click.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tqdm.auto import tqdm
 
 from .amg_grid import CropBox, build_all_layer_point_grids, crop_points, generate_crop_boxes
 from .coco import from_coco_rle, to_coco_rle, to_uncompressed_rle
+from .fast_decode import decode_clicks
 from .inputs import ImageInput, load_image
 from .masks import clean_mask_logits, remove_small_regions
 from .models import autocast
@@ -427,13 +429,12 @@ class MaskGenerator:
         labels = torch.ones(len(coords), dtype=torch.int64, device=coords.device)
         with autocast(self.predictor.device, self.predictor.dtype):
             if mask_input is None:
-                out = self.predictor.model(
-                    image_embeddings=embeddings,
-                    input_points=coords[None, :, None],
-                    input_labels=labels[None, :, None],
-                    multimask_output=self.multimask_output,
+                # The model's own decoding, bit for bit, without a copy of the image features
+                # per click.
+                masks, iou = decode_clicks(
+                    self.predictor.model, embeddings, coords, labels, self.multimask_output
                 )
-                return out.pred_masks[0].float(), out.iou_scores[0].float()
+                return masks.float(), iou.float()
             # A mask prompt is per image in transformers: give every click its own batch entry.
             count = len(coords)
             out = self.predictor.model(

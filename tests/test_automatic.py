@@ -12,6 +12,7 @@ import pytest
 import torch
 from pycocotools import mask as coco_mask
 
+from sam2_hf import fast_decode
 from sam2_hf.amg_grid import (
     build_all_layer_point_grids,
     build_point_grid,
@@ -433,6 +434,30 @@ def test_m2m_and_crops_run_on_the_tiny_model(predictor, image_hw):
         assert record["segmentation"]["size"] == [48, 64]
 
 
+@pytest.mark.parametrize("multimask_output", [True, False])
+def test_fast_decoding_gives_the_plain_model_calls_records(
+    predictor, image_hw, monkeypatch, multimask_output
+):
+    """Batches of 10 clicks and a last one of 6, through the fast path and through model(...)."""
+    gen = MaskGenerator(
+        predictor,
+        points_per_side=6,
+        points_per_batch=10,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+        multimask_output=multimask_output,
+    )
+    fast = gen.generate(image_hw)
+    monkeypatch.setattr(fast_decode, "supports_fast_decode", lambda model: False)
+    plain = gen.generate(image_hw)
+    assert len(fast) == len(plain) > 0
+    for ours, theirs in zip(fast, plain, strict=True):
+        np.testing.assert_array_equal(ours["segmentation"], theirs["segmentation"])
+        assert {k: v for k, v in ours.items() if k != "segmentation"} == {
+            k: v for k, v in theirs.items() if k != "segmentation"
+        }
+
+
 def test_from_pretrained_loads_a_checkpoint_folder(video_checkpoint):
     gen = MaskGenerator.from_pretrained(video_checkpoint, device="cpu", points_per_side=2)
     assert gen.points_per_side == 2 and len(gen.point_grids[0]) == 4
@@ -468,6 +493,8 @@ def test_same_records_as_the_transformers_pipeline(predictor, monkeypatch):
 
     model = predictor.model
     monkeypatch.setattr(model, "forward", forward)
+    # The synthetic decoder replaces forward, so take the plain model call, not the fast path.
+    monkeypatch.setattr(fast_decode, "supports_fast_decode", lambda model: False)
     image = (np.random.default_rng(1).random((64, 64, 3)) * 255).astype(np.uint8)
     pipe = pipeline(
         "mask-generation",

@@ -1,0 +1,162 @@
+"""decode_clicks gives transformers' own decoder outputs bit for bit.
+
+These are the canary for a transformers release that changes ``Sam2MaskDecoder``: the fast
+path re-runs its steps with the model's modules, so any change there must fail here.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from conftest import IMAGE_SIZE, tiny_vision_config
+from transformers import Sam2Config, Sam2Model
+
+from sam2_hf.fast_decode import decode_clicks, supports_fast_decode
+
+
+def reference(model, embeddings, points, labels, multimask_output):
+    out = model(
+        image_embeddings=embeddings,
+        input_points=points[None, :, None],
+        input_labels=labels[None, :, None],
+        multimask_output=multimask_output,
+    )
+    return out.pred_masks[0], out.iou_scores[0]
+
+
+def clicks(count: int, image_size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(count, 2) float32 clicks in model input pixels; a few background labels among them."""
+    generator = torch.Generator().manual_seed(seed)
+    points = torch.rand(count, 2, generator=generator) * image_size
+    labels = (torch.rand(count, generator=generator) > 0.2).to(torch.int64)
+    return points, labels
+
+
+def random_embeddings(model: Sam2Model, seed: int = 0) -> list[torch.Tensor]:
+    """Feature levels of the shapes the decoder expects: (1, C/8, 4h, 4w), (1, C/4, 2h, 2w),
+    (1, C, h, w) with h = w = image_size / 16."""
+    generator = torch.Generator().manual_seed(seed)
+    hidden = model.config.mask_decoder_config.hidden_size
+    side = model.config.prompt_encoder_config.image_size // 16
+    shapes = [(1, hidden // 8, 4 * side, 4 * side), (1, hidden // 4, 2 * side, 2 * side)]
+    shapes.append((1, hidden, side, side))
+    return [torch.randn(shape, generator=generator) for shape in shapes]
+
+
+def decoder_model(hidden: int, image_size: int, **kwargs) -> Sam2Model:
+    """A Sam2Model whose prompt encoder and mask decoder are ``hidden`` wide (256 as released);
+    the tiny vision model is never run."""
+    torch.manual_seed(0)
+    config = Sam2Config(
+        vision_config=tiny_vision_config(),
+        prompt_encoder_config={"hidden_size": hidden, "image_size": image_size, "patch_size": 16},
+        mask_decoder_config={"hidden_size": hidden},
+        **kwargs,
+    )
+    return Sam2Model(config).eval()
+
+
+def assert_same(model, embeddings, points, labels, multimask_output):
+    with torch.inference_mode():
+        masks, iou = decode_clicks(model, embeddings, points, labels, multimask_output)
+        want_masks, want_iou = reference(model, embeddings, points, labels, multimask_output)
+    assert masks.shape == want_masks.shape and iou.shape == want_iou.shape
+    assert torch.equal(masks, want_masks)
+    assert torch.equal(iou, want_iou)
+
+
+@pytest.fixture(scope="module")
+def released_width() -> Sam2Model:
+    return decoder_model(256, IMAGE_SIZE)
+
+
+@pytest.mark.parametrize("multimask_output", [True, False])
+@pytest.mark.parametrize("count", [1, 7, 64])
+def test_same_as_the_model_on_the_tiny_checkpoint(predictor, image_hw, count, multimask_output):
+    model = predictor.model
+    assert supports_fast_decode(model)
+    embeddings = predictor._encode([image_hw]).image(0)
+    points, labels = clicks(count, IMAGE_SIZE)
+    assert_same(model, embeddings, points, labels, multimask_output)
+
+
+@pytest.mark.parametrize("multimask_output", [True, False])
+@pytest.mark.parametrize("count", [1, 7, 64])
+def test_same_as_the_model_at_the_released_width(released_width, count, multimask_output):
+    points, labels = clicks(count, IMAGE_SIZE, seed=count)
+    embeddings = random_embeddings(released_width, seed=count)
+    assert_same(released_width, embeddings, points, labels, multimask_output)
+
+
+def test_single_mask_takes_the_models_stability_fallback(released_width, monkeypatch):
+    """multimask_output=False keeps token 0's mask where it is stable, else the best of the
+    other three: a threshold at the median stability makes both branches occur."""
+    points, labels = clicks(64, IMAGE_SIZE)
+    embeddings = random_embeddings(released_width)
+    decoder = released_width.mask_decoder
+    assert decoder.dynamic_multimask_via_stability
+    select = decoder._dynamic_multimask_via_stability
+    seen = []
+
+    def spy(all_mask_logits, all_iou_scores):
+        seen.append(decoder._get_stability_scores(all_mask_logits[:, :, 0:1]))
+        return select(all_mask_logits, all_iou_scores)
+
+    monkeypatch.setattr(decoder, "_dynamic_multimask_via_stability", spy)
+    with torch.inference_mode():
+        reference(released_width, embeddings, points, labels, False)
+    monkeypatch.setattr(decoder, "dynamic_multimask_stability_thresh", seen[0].median().item())
+    with torch.inference_mode():
+        single, _ = reference(released_width, embeddings, points, labels, False)
+        multi, _ = reference(released_width, embeddings, points, labels, True)
+    replaced = [any(torch.equal(single[i, 0], mask) for mask in multi[i]) for i in range(64)]
+    assert any(replaced) and not all(replaced)
+    assert_same(released_width, embeddings, points, labels, False)
+
+
+def test_same_as_the_model_with_eager_attention():
+    model = decoder_model(256, IMAGE_SIZE, attn_implementation="eager")
+    assert model.mask_decoder.config._attn_implementation == "eager"
+    points, labels = clicks(7, IMAGE_SIZE)
+    assert_same(model, random_embeddings(model), points, labels, True)
+
+
+def test_same_as_the_model_at_the_released_size_on_two_threads():
+    """1024 input (64 x 64 image tokens, 256 x 256 high-res features) as the benchmark runs it:
+    the shared projections multiply 4096 rows where the model multiplies 7 * 4096. (64 clicks
+    take 8 s here; benchmarks/automatic.py checks them through the records.)"""
+    model = decoder_model(256, 1024)
+    points, labels = clicks(7, 1024)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert_same(model, random_embeddings(model), points, labels, True)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_other_models_are_called_as_they_are():
+    class Subclass(Sam2Model):
+        pass
+
+    torch.manual_seed(0)
+    config = decoder_model(32, IMAGE_SIZE).config
+    assert not supports_fast_decode(Subclass(config))
+    seen = {}
+
+    def model(**kwargs):
+        seen.update(kwargs)
+        count = kwargs["input_points"].shape[1]
+        return SimpleNamespace(
+            pred_masks=torch.zeros(1, count, 3, 4, 4), iou_scores=torch.zeros(1, count, 3)
+        )
+
+    points = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    labels = torch.ones(2, dtype=torch.int64)
+    masks, _ = decode_clicks(model, [], points, labels, True)
+    assert masks.shape == (2, 3, 4, 4)
+    np.testing.assert_array_equal(seen["input_points"].numpy(), points[None, :, None].numpy())
+    assert seen["input_labels"].shape == (1, 2, 1) and seen["multimask_output"] is True
