@@ -1,4 +1,4 @@
-"""Decode many single-click prompts on one image without copying the image features per click.
+"""Decode many prompts on one image without copying the image features per prompt.
 
 transformers' ``Sam2MaskDecoder.forward`` gives every prompt of a batch its own copy of the
 image embedding, its positional encoding and both high-resolution feature maps
@@ -19,6 +19,7 @@ changes the decoder fails there instead of changing masks.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import Sam2Model
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
@@ -68,23 +69,47 @@ def decode_clicks(
         Low-res mask logits (N, C, h, w) and predicted IoUs (N, C), C = 3 or 1: the model
         output's ``pred_masks[0]`` and ``iou_scores[0]``.
     """
+    prompts = {"input_points": points[None, :, None], "input_labels": labels[None, :, None]}
     if not supports_fast_decode(model):
-        out = model(
-            image_embeddings=image_embeddings,
-            input_points=points[None, :, None],
-            input_labels=labels[None, :, None],
-            multimask_output=multimask_output,
-        )
+        out = model(image_embeddings=image_embeddings, multimask_output=multimask_output, **prompts)
         return out.pred_masks[0], out.iou_scores[0]
+    masks, iou, _ = decode_prompts(
+        model, image_embeddings, multimask_output=multimask_output, **prompts
+    )
+    return masks, iou
+
+
+def decode_prompts(
+    model: nn.Module,
+    image_embeddings: list[torch.Tensor],
+    *,
+    input_points: torch.Tensor | None = None,
+    input_labels: torch.Tensor | None = None,
+    input_boxes: torch.Tensor | None = None,
+    input_masks: torch.Tensor | None = None,
+    multimask_output: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Decode N prompts (objects) on one image's cached features.
+
+    Takes the prompt tensors ``Sam2Processor`` makes for one image (points (1, N, K, 2) with
+    labels (1, N, K), boxes (1, N, 4), one mask (1, 1, h, w)) and returns what
+    ``model(image_embeddings=..., **prompts, multimask_output=...)`` returns as ``pred_masks[0]``
+    (N, C, h, w), ``iou_scores[0]`` (N, C) and ``object_score_logits[0]`` (N, 1), bit for bit.
+    Models other than a plain ``Sam2Model`` are called that way.
+    """
+    prompts = {
+        "input_points": input_points,
+        "input_labels": input_labels,
+        "input_boxes": input_boxes,
+        "input_masks": input_masks,
+    }
+    if not supports_fast_decode(model):
+        out = model(image_embeddings=image_embeddings, multimask_output=multimask_output, **prompts)
+        return out.pred_masks[0], out.iou_scores[0], out.object_score_logits[0]
 
     decoder = model.mask_decoder
     image_pe = model.get_image_wide_positional_embeddings()
-    sparse, dense = model.prompt_encoder(
-        input_points=points[None, :, None],
-        input_labels=labels[None, :, None],
-        input_boxes=None,
-        input_masks=None,
-    )
+    sparse, dense = model.prompt_encoder(**_prompt_defaults(model, image_embeddings, **prompts))
     count = sparse.shape[1]
     output_tokens = torch.cat(
         [decoder.obj_score_token.weight, decoder.iou_token.weight, decoder.mask_tokens.weight]
@@ -112,6 +137,7 @@ def decode_clicks(
     upscaled = upscaled.view(1, count, up_channels, up_height * up_width)
     masks = (hyper_in @ upscaled).view(1, count, -1, up_height, up_width)
     iou = decoder.iou_prediction_head(queries[:, :, 1, :])
+    object_score_logits = decoder.pred_obj_score_head(queries[:, :, 0, :])
 
     if multimask_output:
         masks, iou = masks[:, :, 1:], iou[:, :, 1:]
@@ -119,7 +145,37 @@ def decode_clicks(
         masks, iou = decoder._dynamic_multimask_via_stability(masks, iou)
     else:
         masks, iou = masks[:, :, :1], iou[:, :, :1]
-    return masks[0], iou[0]
+    return masks[0], iou[0], object_score_logits[0]
+
+
+def _prompt_defaults(
+    model: nn.Module,
+    image_embeddings: list[torch.Tensor],
+    input_points: torch.Tensor | None,
+    input_labels: torch.Tensor | None,
+    input_boxes: torch.Tensor | None,
+    input_masks: torch.Tensor | None,
+) -> dict[str, torch.Tensor | None]:
+    """The prompt encoder's inputs as ``Sam2Model.forward`` completes them."""
+    reference = image_embeddings[-1]
+    if input_points is not None and input_labels is None:
+        input_labels = torch.ones_like(input_points[..., 0], dtype=torch.int)
+    if input_points is None and input_boxes is None:
+        # No point and no box: one "not a point" pad, as the model's forward adds.
+        input_points = torch.zeros(1, 1, 1, 2, dtype=reference.dtype, device=reference.device)
+        input_labels = -torch.ones(1, 1, 1, dtype=torch.int32, device=reference.device)
+    mask_size = model.prompt_encoder.mask_input_size
+    if input_masks is not None and input_masks.shape[-2:] != mask_size:
+        input_masks = F.interpolate(
+            input_masks.float(), size=mask_size, align_corners=False, mode="bilinear",
+            antialias=True,
+        ).to(input_masks.dtype)  # fmt: skip
+    return {
+        "input_points": input_points,
+        "input_labels": input_labels,
+        "input_boxes": input_boxes,
+        "input_masks": input_masks,
+    }
 
 
 def _two_way_transformer(

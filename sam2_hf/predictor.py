@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike, NDArray
 
+from .fast_decode import decode_prompts
 from .inputs import ImageInput, as_boxes, as_points, load_image, to_float_rgb
 from .masks import clean_mask_logits
 from .models import LoadedModel, autocast, load_model
@@ -359,13 +360,17 @@ class Sam2Predictor:
         }
         if mask_logits is not None:
             prompts["input_masks"] = mask_logits.to(self.device)
+        # decode_prompts is the model's own forward, bit for bit, without copying the image
+        # features once per object (tests/test_fast_decode.py).
         with autocast(self.device, self.dtype):
-            outputs = self.model(
-                image_embeddings=embeddings, multimask_output=multimask_output, **prompts
+            low_res, scores, object_logits = decode_prompts(
+                self.model, embeddings, multimask_output=multimask_output, **prompts
             )
-        scores = outputs.iou_scores[0].float().cpu().numpy()
-        object_logits = outputs.object_score_logits[0, :, 0].float().cpu().numpy()
-        return outputs.pred_masks[0].float(), scores, object_logits
+        return (
+            low_res.float(),
+            scores.float().cpu().numpy(),
+            object_logits[:, 0].float().cpu().numpy(),
+        )
 
     @torch.inference_mode()
     def _postprocess(

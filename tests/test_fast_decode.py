@@ -14,7 +14,7 @@ import torch
 from conftest import IMAGE_SIZE, tiny_vision_config
 from transformers import Sam2Config, Sam2Model
 
-from sam2_hf.fast_decode import decode_clicks, supports_fast_decode
+from sam2_hf.fast_decode import decode_clicks, decode_prompts, supports_fast_decode
 
 
 def reference(model, embeddings, points, labels, multimask_output):
@@ -160,3 +160,48 @@ def test_other_models_are_called_as_they_are():
     assert masks.shape == (2, 3, 4, 4)
     np.testing.assert_array_equal(seen["input_points"].numpy(), points[None, :, None].numpy())
     assert seen["input_labels"].shape == (1, 2, 1) and seen["multimask_output"] is True
+
+
+def prompt_cases(image_size: int) -> dict[str, dict[str, torch.Tensor]]:
+    """Prompt tensors as Sam2Processor makes them for one image, one case per prompt kind."""
+    generator = torch.Generator().manual_seed(3)
+    points = torch.rand(1, 4, 3, 2, generator=generator) * image_size
+    labels = torch.tensor([[[1, 0, 1], [1, 1, 1], [0, 1, 1], [1, 0, 0]]])
+    corners = torch.rand(1, 4, 2, generator=generator) * image_size / 2
+    boxes = torch.cat([corners, corners + image_size / 3], dim=-1)
+    low_res = 4 * image_size // 16
+    mask = torch.randn(1, 1, low_res, low_res, generator=generator) * 10
+    return {
+        "points": {"input_points": points, "input_labels": labels},
+        "points without labels": {"input_points": points},
+        "boxes": {"input_boxes": boxes},
+        "points and boxes": {"input_points": points, "input_labels": labels, "input_boxes": boxes},
+        "point and mask": {
+            "input_points": points[:, :1],
+            "input_labels": labels[:, :1],
+            "input_masks": mask,
+        },
+        "mask alone": {"input_masks": mask},
+        "box and full-size mask": {
+            "input_boxes": boxes[:, :1],
+            "input_masks": torch.randn(1, 1, image_size, image_size, generator=generator),
+        },
+    }
+
+
+@pytest.mark.parametrize("multimask_output", [True, False])
+@pytest.mark.parametrize("case", list(prompt_cases(IMAGE_SIZE)))
+def test_decode_prompts_same_as_the_model(released_width, case, multimask_output):
+    """What the image predictor sends: every prompt kind, several objects at once."""
+    prompts = prompt_cases(IMAGE_SIZE)[case]
+    embeddings = random_embeddings(released_width, seed=5)
+    with torch.inference_mode():
+        masks, iou, objects = decode_prompts(
+            released_width, embeddings, multimask_output=multimask_output, **prompts
+        )
+        want = released_width(
+            image_embeddings=embeddings, multimask_output=multimask_output, **prompts
+        )
+    assert torch.equal(masks, want.pred_masks[0])
+    assert torch.equal(iou, want.iou_scores[0])
+    assert torch.equal(objects, want.object_score_logits[0])

@@ -128,13 +128,14 @@ def test_masks_have_the_original_size(predictor, height, width):
 def test_coordinates_reach_the_model_as_x_then_y(predictor, monkeypatch):
     """On a non-square image a swap of x and y changes what the model receives."""
     seen = {}
-    forward = predictor.model.forward
+    encoder = predictor.model.prompt_encoder
+    forward = encoder.forward
 
     def spy(*args, **kwargs):
         seen.update(kwargs)
         return forward(*args, **kwargs)
 
-    monkeypatch.setattr(predictor.model, "forward", spy)
+    monkeypatch.setattr(encoder, "forward", spy)
     predictor.set_image(np.zeros((40, 80, 3), np.uint8))
     predictor.predict(point_coords=[(60, 10)], box=(-10, 5, 70, 90))
     scale_x, scale_y = 128 / 80, 128 / 40
@@ -437,6 +438,11 @@ def test_no_boxes_give_empty_masks(ready, image_hw):
 def test_masks_come_from_unclamped_logits(ready, image_hw, monkeypatch):
     """Clamping to [-32, 32] before upscaling would move the threshold crossing between a large
     and a small logit; the original upscales first and clamps only the returned logits."""
+    from sam2_hf import fast_decode
+
+    # The fast path is bit-identical to the forward (test_fast_decode.py); take the forward
+    # here so that its output can be made loud.
+    monkeypatch.setattr(fast_decode, "supports_fast_decode", lambda model: False)
     forward = ready.model.forward
 
     def loud(*args, **kwargs):
