@@ -122,7 +122,7 @@ class Sam2Predictor:
         Args:
             image: path, URL, PIL image or (H, W[, C]) array (see ``sam2_hf.load_image``).
         """
-        self._encoded = self._encode([image])
+        self._encoded = self._encode([load_image(image)])
 
     def reset_image(self) -> None:
         """Forget the current image and its embedding."""
@@ -144,8 +144,9 @@ class Sam2Predictor:
         return self._encoded
 
     @torch.inference_mode()
-    def _encode(self, images: Sequence[ImageInput]) -> _Encoded:
-        arrays = [to_float_rgb(load_image(image)) for image in images]
+    def _encode(self, images: Sequence[NDArray[Any]]) -> _Encoded:
+        """Vision-encode (H, W, 3) arrays from ``load_image``, all in one forward."""
+        arrays = [to_float_rgb(image) for image in images]
         pixel_values = self.processor.image_processor(
             images=arrays, do_rescale=False, return_tensors="pt"
         )["pixel_values"].to(self.device)
