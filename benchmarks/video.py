@@ -144,19 +144,6 @@ def run_raw(tracker: VideoTracker, clip: list[np.ndarray], objects: int) -> floa
     return time.perf_counter() - start
 
 
-def stored_mb(state: Sam2VideoInferenceSession) -> float:
-    total = sum(t.numel() * t.element_size() for t in (state.processed_frames or {}).values())
-    for outputs in state.output_dict_per_obj.values():
-        for per_frame in outputs.values():
-            for out in per_frame.values():
-                total += sum(
-                    v.numel() * v.element_size()
-                    for v in out.values()
-                    if isinstance(v, torch.Tensor)
-                )
-    return total / 2**20
-
-
 def streaming(frames: int, device: torch.device) -> None:
     tracker = build_tracker(tiny_config(), device)
     clip = synthetic_clip(8, 480, 640)
@@ -171,7 +158,7 @@ def streaming(frames: int, device: torch.device) -> None:
         if i + 1 in marks:
             print(
                 f"  frame {i + 1:4d}: frames held {len(stream.stored_frames):3d}, "
-                f"session tensors {stored_mb(stream._state):7.2f} MB, "
+                f"session tensors {stream.stored_bytes / 2**20:7.2f} MB, "
                 f"process RSS {rss.memory_info().rss / 2**20:7.1f} MB"
             )
 

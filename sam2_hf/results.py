@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from .coco import to_coco_rle
 from .draw import ImageLike, cutout, overlay
-from .masks import Polygon, mask_to_box, mask_to_polygons, save_mask
+from .masks import Polygon, mask_area, mask_to_box, mask_to_polygons, save_mask
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class Masks:
     @property
     def area(self) -> NDArray[np.int64]:
         """(N,) number of mask pixels per object."""
-        return self.masks.reshape(len(self.masks), -1).sum(axis=1, dtype=np.int64)
+        return mask_area(self.masks)
 
     @property
     def mask_boxes(self) -> NDArray[np.int64]:

@@ -817,6 +817,23 @@ class StreamingSession(_Session):
             held.update(outputs["cond_frame_outputs"], outputs["non_cond_frame_outputs"])
         return held
 
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes of tensors the session holds: frame pixels and per-object outputs / memories."""
+        state = self._state
+        if state is None:
+            return 0
+        total = sum(t.numel() * t.element_size() for t in (state.processed_frames or {}).values())
+        for outputs in state.output_dict_per_obj.values():
+            for per_frame in outputs.values():
+                for out in per_frame.values():
+                    total += sum(
+                        v.numel() * v.element_size()
+                        for v in out.values()
+                        if isinstance(v, torch.Tensor)
+                    )
+        return total
+
     def _release(self, latest: int) -> None:
         state = self._state
         for frame_idx in list(state.processed_frames):

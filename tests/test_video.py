@@ -475,7 +475,7 @@ def test_streaming_matches_whole_video_and_stays_bounded(tracker: VideoTracker) 
     for frame in frames[1:]:
         streamed.append(stream.push(frame))
         held.append(len(stream.stored_frames))
-        stored_bytes.append(state_bytes(stream._state))
+        stored_bytes.append(stream.stored_bytes)
     # prompted frame 0 + the last 15 tracked frames (object pointers), no more.
     assert max(held) == 16
     assert stored_bytes[-1] == stored_bytes[16]
@@ -492,19 +492,6 @@ def test_streaming_matches_whole_video_and_stays_bounded(tracker: VideoTracker) 
         stream.push(frames[0][:20])
     with pytest.raises(RuntimeError, match=r"Call push\(frame\) before add"):
         tracker.stream().add(obj_id=1, points=[(5, 5)])
-
-
-def state_bytes(state) -> int:
-    total = sum(t.numel() * t.element_size() for t in state.processed_frames.values())
-    for outputs in state.output_dict_per_obj.values():
-        for per_frame in outputs.values():
-            for out in per_frame.values():
-                total += sum(
-                    v.numel() * v.element_size()
-                    for v in out.values()
-                    if isinstance(v, torch.Tensor)
-                )
-    return total
 
 
 # ------------------------------------------------------------------ exports
