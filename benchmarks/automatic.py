@@ -30,10 +30,10 @@ import torch
 from PIL import Image
 from transformers import Sam2Config, Sam2ImageProcessor, Sam2Model, Sam2Processor, pipeline
 
-from sam2_hf.automatic import MaskGenerator
-from sam2_hf.fast_decode import decode_clicks
-from sam2_hf.models import LoadedModel
-from sam2_hf.predictor import Sam2Predictor
+from sam2_hf.engine.fast_decode import decode_clicks
+from sam2_hf.engine.loading import LoadedModel
+from sam2_hf.image.automatic import MaskGenerator
+from sam2_hf.image.predictor import Sam2Predictor
 
 KEEP_ALL = {"pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
 PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -25,7 +25,7 @@ import torch
 from transformers import Sam2Config, Sam2ImageProcessor, Sam2Model, Sam2Processor
 
 from sam2_hf import Sam2Predictor
-from sam2_hf.models import resolve_dtype
+from sam2_hf.engine.loading import resolve_dtype
 
 
 def predictions(predictor: Sam2Predictor, image: np.ndarray, points: np.ndarray):

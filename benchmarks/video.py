@@ -36,8 +36,8 @@ from transformers import (
     Sam2VisionConfig,
 )
 
-from sam2_hf.models import LoadedModel
-from sam2_hf.video import VideoTracker
+from sam2_hf.engine.loading import LoadedModel
+from sam2_hf.video.tracker import VideoTracker
 
 PROMPTS = [(160, 120), (320, 240), (480, 360)]  # one click per object, (x, y)
 

@@ -30,20 +30,20 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from sam2_hf import __version__
-from sam2_hf.batch import (
+from . import __version__
+from .engine.loading import list_models, resolve_device, resolve_model_name
+from .formats.coco import CocoImage, to_coco_annotations, write_coco_json
+from .formats.draw import cutout, overlay
+from .formats.masks import _atomic_write, mask_area, mask_to_box, save_mask
+from .image.batch import (
     find_images,
     read_boxes_json,
     read_yolo_labels,
     segment_jobs,
     yolo_categories,
 )
-from sam2_hf.coco import CocoImage, to_coco_annotations, write_coco_json
-from sam2_hf.draw import cutout, overlay
-from sam2_hf.inputs import load_image
-from sam2_hf.masks import _atomic_write, mask_area, mask_to_box, save_mask
-from sam2_hf.models import list_models, resolve_device, resolve_model_name
-from sam2_hf.predictor import Sam2Predictor
+from .image.predictor import Sam2Predictor
+from .inputs import load_image
 
 PROG = "sam2-hf"
 DTYPES = ("auto", "fp32", "fp16", "bf16", "float32", "float16", "bfloat16")
@@ -685,7 +685,7 @@ def _segment_many(args: argparse.Namespace) -> int:
 
 
 def run_auto(args: argparse.Namespace) -> int:
-    from sam2_hf.automatic import MaskGenerator
+    from .image.automatic import MaskGenerator
 
     image = load_image(args.input)  # before the model, so a wrong path fails fast
     settings = {
@@ -766,8 +766,8 @@ def _track_prompts(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def run_track(args: argparse.Namespace) -> int:
-    from sam2_hf.video import track_video
-    from sam2_hf.video_io import iter_frames, save_mask_pngs, write_overlay
+    from .video.io import iter_frames, save_mask_pngs, write_overlay
+    from .video.tracker import track_video
 
     with _quiet_transformers(args.verbose):
         results = track_video(

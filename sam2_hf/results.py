@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .coco import to_coco_rle
-from .draw import ImageLike, cutout, overlay
-from .masks import Polygon, mask_area, mask_to_box, mask_to_polygons, save_mask
+from .formats.coco import to_coco_rle
+from .formats.draw import ImageLike, cutout, overlay
+from .formats.masks import Polygon, mask_area, mask_to_box, mask_to_polygons, save_mask
 
 
 @dataclass(frozen=True)
@@ -175,3 +175,41 @@ class Masks:
         if self.boxes is not None:
             options.setdefault("boxes", self.boxes)
         return overlay(image, self.masks, **options)
+
+
+@dataclass(frozen=True)
+class FrameMasks:
+    """The tracked objects on one frame.
+
+    Unpacks as ``frame_idx, masks`` so ``for frame_idx, masks in session.propagate()`` works.
+    Every dict is keyed by object id, in the order the objects were first prompted.
+
+    Attributes:
+        frame_idx: index of the frame in the video (0-based).
+        masks: obj_id -> (H, W) bool mask at the frame's original size.
+        present: obj_id -> whether the model thinks the object is visible on this frame
+            (object score logit > 0); False means the track is lost or the object occluded,
+            and its mask is empty.
+        scores: obj_id -> the object score logit (float).
+    """
+
+    frame_idx: int
+    masks: dict[int, NDArray[np.bool_]] = field(repr=False)
+    present: dict[int, bool]
+    scores: dict[int, float]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.frame_idx, self.masks))
+
+    @property
+    def obj_ids(self) -> list[int]:
+        """Object ids, in the order of ``masks``."""
+        return list(self.masks)
+
+    def stack(self) -> NDArray[np.bool_]:
+        """(N, H, W) bool masks in the order of ``obj_ids``."""
+        return np.stack(list(self.masks.values())) if self.masks else np.zeros((0, 0, 0), bool)
+
+    def to_coco_rle(self) -> dict[int, dict[str, Any]]:
+        """obj_id -> compressed COCO RLE of its mask (see ``sam2_hf.coco.to_coco_rle``)."""
+        return {obj_id: to_coco_rle(mask) for obj_id, mask in self.masks.items()}

@@ -14,7 +14,7 @@ import torch
 from conftest import IMAGE_SIZE, tiny_vision_config
 from transformers import Sam2Config, Sam2Model
 
-from sam2_hf.fast_decode import decode_clicks, decode_prompts, supports_fast_decode
+from sam2_hf.engine.fast_decode import decode_clicks, decode_prompts, supports_fast_decode
 
 
 def reference(model, embeddings, points, labels, multimask_output):

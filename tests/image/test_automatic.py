@@ -12,22 +12,22 @@ import pytest
 import torch
 from pycocotools import mask as coco_mask
 
-from sam2_hf import fast_decode
-from sam2_hf.amg_grid import (
-    build_all_layer_point_grids,
-    build_point_grid,
-    crop_points,
-    generate_crop_boxes,
-)
-from sam2_hf.automatic import (
+from sam2_hf.engine import fast_decode
+from sam2_hf.engine.loading import LoadedModel
+from sam2_hf.image.automatic import (
     OUTPUT_MODES,
     MaskGenerator,
     mask_boxes,
     masks_from_records,
     stability_score,
 )
-from sam2_hf.models import LoadedModel
-from sam2_hf.predictor import Sam2Predictor
+from sam2_hf.image.grid import (
+    build_all_layer_point_grids,
+    build_point_grid,
+    crop_points,
+    generate_crop_boxes,
+)
+from sam2_hf.image.predictor import Sam2Predictor
 
 RECORD_KEYS = [
     "segmentation",

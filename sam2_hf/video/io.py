@@ -17,14 +17,14 @@ from numpy.typing import NDArray
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .draw import PALETTE
-from .draw import overlay as draw_overlay
-from .inputs import load_image
+from ..formats.draw import PALETTE
+from ..formats.draw import overlay as draw_overlay
+from ..inputs import load_image
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from .video import FrameMasks
+    from ..results import FrameMasks
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 VideoInput = str | os.PathLike | Sequence[Any]

@@ -1,4 +1,4 @@
-"""Tests for sam2_hf.masks: small hand-written masks, no torch."""
+"""Tests for sam2_hf.formats.masks: small hand-written masks, no torch."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sam2_hf.masks import (
+from sam2_hf.formats.masks import (
     Polygon,
     clean_mask_logits,
     invert,

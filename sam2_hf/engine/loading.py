@@ -7,11 +7,12 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 import torch
 import transformers
 from transformers import AutoConfig, PretrainedConfig, ProcessorMixin
+from typing_extensions import Unpack
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,28 @@ class ModelNotAvailableError(OSError):
     """The weights could not be found locally and could not be downloaded."""
 
 
+class LoadOptions(TypedDict, total=False):
+    """Where and how to load a model: the keywords every ``from_pretrained`` accepts.
+
+    Attributes:
+        device: ``None`` / ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda:1"``,
+            ``"mps"`` or a ``torch.device``; see ``resolve_device``.
+        dtype: ``None`` / ``"auto"``, ``"bf16"``, ``"fp16"``, ``"fp32"`` or a torch dtype;
+            see ``resolve_dtype``.
+        revision: a hub branch, tag or commit.
+        cache_dir: the hub cache folder (default: ``$HF_HOME/hub``).
+        local_files_only: never download; read the local cache only.
+        token: a hub token for gated or private repositories.
+    """
+
+    device: str | torch.device | None
+    dtype: str | torch.dtype | None
+    revision: str | None
+    cache_dir: str | os.PathLike[str] | None
+    local_files_only: bool
+    token: str | bool | None
+
+
 @dataclass
 class LoadedModel:
     """A model on its device with its processor; what the predictor, generator and tracker share."""
@@ -197,12 +220,7 @@ def load_model(
     model: str | os.PathLike[str] = "tiny",
     *,
     task: Task = "image",
-    device: str | torch.device | None = None,
-    dtype: str | torch.dtype | None = None,
-    revision: str | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    local_files_only: bool = False,
-    token: str | bool | None = None,
+    **options: Unpack[LoadOptions],
 ) -> LoadedModel:
     """Load a SAM 2 / SAM 2.1 / EdgeTAM checkpoint and its processor for ``task``.
 
@@ -213,9 +231,10 @@ def load_model(
         model: short name, hub id or local folder (see ``resolve_model_name``).
         task: ``"image"`` (``Sam2Model`` + ``Sam2Processor``) or ``"video"``
             (``Sam2VideoModel`` + ``Sam2VideoProcessor``).
-        device, dtype: see ``resolve_device`` and ``resolve_dtype``.
-        revision, cache_dir, local_files_only, token: passed to the hub download. With
-            ``HF_HUB_OFFLINE=1`` in the environment only the local cache is read.
+        **options: ``LoadOptions``: ``device`` and ``dtype`` (see ``resolve_device`` and
+            ``resolve_dtype``); ``revision``, ``cache_dir``, ``local_files_only`` and
+            ``token``, passed to the hub download. With ``HF_HUB_OFFLINE=1`` in the
+            environment only the local cache is read.
 
     Raises:
         ValueError: unknown name, or a checkpoint type that cannot serve ``task``.
@@ -223,14 +242,22 @@ def load_model(
     """
     if task not in _PROCESSORS:
         raise ValueError(f"task must be 'image' or 'video', got {task!r}")
+    unknown = set(options) - set(LoadOptions.__annotations__)
+    if unknown:
+        raise TypeError(
+            f"unknown loading option(s) {sorted(unknown)}; the options are "
+            f"{sorted(LoadOptions.__annotations__)}"
+        )
     source = resolve_model_name(model)
-    torch_device = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, torch_device)
+    torch_device = resolve_device(options.get("device"))
+    torch_dtype = resolve_dtype(options.get("dtype"), torch_device)
+    revision = options.get("revision")
+    cache_dir = options.get("cache_dir")
     hub_kwargs = {
         "revision": revision,
         "cache_dir": os.fspath(cache_dir) if cache_dir is not None else None,
-        "local_files_only": local_files_only,
-        "token": token,
+        "local_files_only": bool(options.get("local_files_only", False)),
+        "token": options.get("token"),
     }
     with _explain_missing_weights(source, revision):
         config = AutoConfig.from_pretrained(source, **hub_kwargs)

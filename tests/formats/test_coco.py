@@ -1,4 +1,4 @@
-"""Tests for sam2_hf.coco against pycocotools (a test-only dependency)."""
+"""Tests for sam2_hf.formats.coco against pycocotools (a test-only dependency)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from sam2_hf.coco import (
+from sam2_hf.formats.coco import (
     CocoImage,
     from_coco_rle,
     to_coco_annotations,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..results import Prediction
 from .predictor import Sam2Predictor
-from .results import Prediction
 
 
 @dataclass(frozen=True)

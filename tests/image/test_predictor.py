@@ -208,7 +208,7 @@ def test_binary_mask_input_equals_logit_mask_input(predictor):
 
 
 def test_hole_filling_matches_cleaning_the_low_res_logits(predictor, image_hw):
-    from sam2_hf.masks import clean_mask_logits
+    from sam2_hf.formats.masks import clean_mask_logits
 
     plain = predictor
     plain.set_image(image_hw)

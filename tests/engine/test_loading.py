@@ -16,7 +16,12 @@ import transformers
 from conftest import FAKE_COMMIT, FAKE_HUB_ID
 
 from sam2_hf import ModelNotAvailableError, Sam2Predictor, list_models, load_model
-from sam2_hf.models import _model_class_for, resolve_device, resolve_dtype, resolve_model_name
+from sam2_hf.engine.loading import (
+    _model_class_for,
+    resolve_device,
+    resolve_dtype,
+    resolve_model_name,
+)
 
 
 def test_known_names_and_published_numbers():

@@ -24,12 +24,12 @@ from numpy.typing import NDArray
 from torchvision.ops import batched_nms, box_area
 from tqdm.auto import tqdm
 
-from .amg_grid import CropBox, build_all_layer_point_grids, crop_points, generate_crop_boxes
-from .coco import from_coco_rle, to_coco_rle, to_uncompressed_rle
-from .fast_decode import decode_clicks
-from .inputs import ImageInput, load_image
-from .masks import clean_mask_logits, remove_small_regions
-from .models import autocast
+from ..engine.fast_decode import decode_clicks
+from ..engine.loading import LoadOptions, autocast
+from ..formats.coco import from_coco_rle, to_coco_rle, to_uncompressed_rle
+from ..formats.masks import clean_mask_logits, remove_small_regions
+from ..inputs import ImageInput, load_image
+from .grid import CropBox, build_all_layer_point_grids, crop_points, generate_crop_boxes
 from .predictor import Sam2Predictor
 
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
@@ -222,28 +222,27 @@ class MaskGenerator:
         cls,
         model: str | os.PathLike[str] = "tiny",
         *,
-        device: str | torch.device | None = None,
-        dtype: str | torch.dtype | None = None,
-        revision: str | None = None,
-        cache_dir: str | os.PathLike[str] | None = None,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
-        **settings: Any,
+        mask_threshold: float = 0.0,
+        max_hole_area: int = 0,
+        max_sprinkle_area: int = 0,
+        **options: Any,
     ) -> MaskGenerator:
         """Load a model by short name, hub id or folder (as ``Sam2Predictor.from_pretrained``).
 
-        ``settings`` are the generator's (``points_per_side=16``, ``output_mode="coco_rle"``...).
+        ``options`` are the ``LoadOptions`` (``device``, ``dtype``, ``revision``, ...) and the
+        generator's settings (``points_per_side=16``, ``output_mode="coco_rle"`` ...);
+        ``max_hole_area`` / ``max_sprinkle_area`` clean the low-res masks as the predictor's.
         """
+        loading = set(LoadOptions.__annotations__)
+        load = {key: options.pop(key) for key in list(options) if key in loading}
         predictor = Sam2Predictor.from_pretrained(
             model,
-            device=device,
-            dtype=dtype,
-            revision=revision,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            token=token,
+            mask_threshold=mask_threshold,
+            max_hole_area=max_hole_area,
+            max_sprinkle_area=max_sprinkle_area,
+            **load,  # type: ignore[misc]
         )
-        return cls(predictor, **settings)
+        return cls(predictor, mask_threshold=mask_threshold, **options)
 
     # ---------------------------------------------------------------- public
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sam2_hf.interactive import ClickSession
+from sam2_hf.image.interactive import ClickSession
 
 
 def test_clicks_accumulate_and_feed_the_previous_logits(predictor, image_hw):

@@ -12,12 +12,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike, NDArray
+from typing_extensions import Unpack
 
-from .fast_decode import decode_prompts
-from .inputs import ImageInput, as_boxes, as_points, load_image, to_float_rgb
-from .masks import clean_mask_logits
-from .models import LoadedModel, autocast, load_model
-from .results import Masks, Prediction
+from ..engine.fast_decode import decode_prompts
+from ..engine.loading import LoadedModel, LoadOptions, autocast, load_model
+from ..formats.masks import clean_mask_logits
+from ..inputs import ImageInput, as_boxes, as_points, load_image, to_float_rgb
+from ..results import Masks, Prediction
 
 # The original clamps the returned low-res logits so they stay usable as a mask prompt.
 _LOGIT_CLAMP = 32.0
@@ -82,31 +83,19 @@ class Sam2Predictor:
         cls,
         model: str | os.PathLike[str] = "tiny",
         *,
-        device: str | torch.device | None = None,
-        dtype: str | torch.dtype | None = None,
-        revision: str | None = None,
-        cache_dir: str | os.PathLike[str] | None = None,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
         mask_threshold: float = 0.0,
         max_hole_area: int = 0,
         max_sprinkle_area: int = 0,
+        **options: Unpack[LoadOptions],
     ) -> Sam2Predictor:
         """Load a model by short name (``"tiny"``, ``"large"``), hub id or local folder.
 
-        ``device=None`` picks cuda, then mps, then cpu; ``dtype=None`` picks bfloat16 on
-        Ampere-or-newer CUDA GPUs and float32 elsewhere. See ``sam2_hf.load_model``.
+        ``options`` are ``LoadOptions`` (``device``, ``dtype``, ``revision``, ``cache_dir``,
+        ``local_files_only``, ``token``): ``device=None`` picks cuda, then mps, then cpu;
+        ``dtype=None`` picks bfloat16 on Ampere-or-newer CUDA GPUs and float32 elsewhere. See
+        ``sam2_hf.load_model``. The other arguments are the constructor's.
         """
-        loaded = load_model(
-            model,
-            task="image",
-            device=device,
-            dtype=dtype,
-            revision=revision,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            token=token,
-        )
+        loaded = load_model(model, task="image", **options)
         return cls(
             loaded,
             mask_threshold=mask_threshold,

@@ -22,8 +22,8 @@ from transformers import (
 )
 
 from sam2_hf import video_io
-from sam2_hf.coco import from_coco_rle
-from sam2_hf.video import FrameMasks, VideoTracker, _fill_holes, track_video
+from sam2_hf.formats.coco import from_coco_rle
+from sam2_hf.video.tracker import FrameMasks, VideoTracker, _fill_holes, track_video
 
 H, W = 48, 64  # non-square frames
 N_FRAMES = 6

@@ -379,8 +379,10 @@ def test_models_lists_the_four_short_names_and_what_the_cache_holds(hub_cache, c
 def test_track_writes_label_pngs_overlay_and_json_like_track_video(
     tmp_path, video_checkpoint, capsys
 ):
-    video = pytest.importorskip("sam2_hf.video", reason="sam2_hf.video (issue 5) not there yet")
-    from sam2_hf.video_io import label_image
+    video = pytest.importorskip(
+        "sam2_hf.video.tracker", reason="sam2_hf.video.tracker (issue 5) not there yet"
+    )
+    from sam2_hf.video.io import label_image
 
     frames = tmp_path / "frames"
     frames.mkdir()
@@ -424,7 +426,7 @@ def test_auto_writes_masks_coco_and_overlay_like_the_generator(
     tmp_path, image_file, video_checkpoint, capsys
 ):
     automatic = pytest.importorskip(
-        "sam2_hf.automatic", reason="sam2_hf.automatic (issue 4) not there yet"
+        "sam2_hf.image.automatic", reason="sam2_hf.image.automatic (issue 4) not there yet"
     )
     settings = {"points_per_side": 4, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
     args = ["auto", str(image_file), "-o", str(tmp_path / "masks"), "--coco",

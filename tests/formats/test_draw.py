@@ -1,4 +1,4 @@
-"""Tests for sam2_hf.draw: small synthetic images and masks, no torch."""
+"""Tests for sam2_hf.formats.draw: small synthetic images and masks, no torch."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sam2_hf.draw import (
+from sam2_hf.formats.draw import (
     BACKGROUND_POINT_COLOR,
     BOX_COLOR,
     FOREGROUND_POINT_COLOR,

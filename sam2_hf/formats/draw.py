@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from sam2_hf.masks import _as_mask, mask_to_box
+from .masks import _as_mask, mask_to_box
 
 ImageLike = NDArray[np.generic] | Image.Image
 RGB = tuple[int, int, int]

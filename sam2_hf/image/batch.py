@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .inputs import load_image
+from ..inputs import load_image
+from ..results import Masks
 from .predictor import Sam2Predictor
-from .results import Masks
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 

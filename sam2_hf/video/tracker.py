@@ -10,66 +10,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from PIL import Image
 from transformers import Sam2VideoInferenceSession
+from typing_extensions import Unpack
 
-from .inputs import ImageInput, as_boxes, as_points, load_image
-from .masks import clean_mask_logits
-from .models import LoadedModel, autocast, load_model
-from .video_io import VideoInput, iter_frames, progress, read_frames, save_mask_pngs, write_overlay
+from ..engine.loading import LoadedModel, LoadOptions, autocast, load_model
+from ..formats.masks import clean_mask_logits
+from ..inputs import ImageInput, as_boxes, as_points, load_image
+from ..results import FrameMasks
+from .io import VideoInput, iter_frames, progress, read_frames, save_mask_pngs, write_overlay
 
 # The original clamps a previous mask's logits before feeding them back as a mask prompt.
 _PREV_LOGIT_CLAMP = 32.0
 # The original fills holes with this small positive score (sam2.utils.misc).
 _HOLE_FILL_SCORE = 0.1
-
-
-@dataclass(frozen=True)
-class FrameMasks:
-    """The tracked objects on one frame.
-
-    Unpacks as ``frame_idx, masks`` so ``for frame_idx, masks in session.propagate()`` works.
-    Every dict is keyed by object id, in the order the objects were first prompted.
-
-    Attributes:
-        frame_idx: index of the frame in the video (0-based).
-        masks: obj_id -> (H, W) bool mask at the frame's original size.
-        present: obj_id -> whether the model thinks the object is visible on this frame
-            (object score logit > 0); False means the track is lost or the object occluded,
-            and its mask is empty.
-        scores: obj_id -> the object score logit (float).
-    """
-
-    frame_idx: int
-    masks: dict[int, NDArray[np.bool_]] = field(repr=False)
-    present: dict[int, bool]
-    scores: dict[int, float]
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.frame_idx, self.masks))
-
-    @property
-    def obj_ids(self) -> list[int]:
-        """Object ids, in the order of ``masks``."""
-        return list(self.masks)
-
-    def stack(self) -> NDArray[np.bool_]:
-        """(N, H, W) bool masks in the order of ``obj_ids``."""
-        return np.stack(list(self.masks.values())) if self.masks else np.zeros((0, 0, 0), bool)
-
-    def to_coco_rle(self) -> dict[int, dict[str, Any]]:
-        """obj_id -> compressed COCO RLE of its mask (see ``sam2_hf.coco.to_coco_rle``)."""
-        from .coco import to_coco_rle
-
-        return {obj_id: to_coco_rle(mask) for obj_id, mask in self.masks.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,33 +257,19 @@ class VideoTracker:
         cls,
         model: str | os.PathLike[str] = "tiny",
         *,
-        device: str | torch.device | None = None,
-        dtype: str | torch.dtype | None = None,
-        revision: str | None = None,
-        cache_dir: str | os.PathLike[str] | None = None,
-        local_files_only: bool = False,
-        token: str | bool | None = None,
         fill_hole_area: int = 8,
         add_all_frames_to_correct_as_cond: bool = False,
         offload_frames_to_cpu: bool = False,
         offload_state_to_cpu: bool = False,
         progress: bool | None = None,
+        **options: Unpack[LoadOptions],
     ) -> VideoTracker:
         """Load a video checkpoint by short name (``"tiny"`` ... ``"large"``), hub id or folder.
 
         Devices and dtypes as for ``Sam2Predictor.from_pretrained`` (see ``sam2_hf.load_model``);
         the other arguments as for ``VideoTracker(...)``.
         """
-        loaded = load_model(
-            model,
-            task="video",
-            device=device,
-            dtype=dtype,
-            revision=revision,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            token=token,
-        )
+        loaded = load_model(model, task="video", **options)
         return cls(
             loaded,
             fill_hole_area=fill_hole_area,

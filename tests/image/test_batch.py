@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sam2_hf.batch import (
+from sam2_hf.image.batch import (
     find_images,
     read_boxes_json,
     read_yolo_labels,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sam2_hf.masks import _as_mask, _atomic_write, mask_area, mask_to_box
+from .masks import _as_mask, _atomic_write, mask_area, mask_to_box
 
 # Each character carries 5 bits of a run-length delta plus a "more follows" flag (0x20),
 # offset by 48 so the string is printable ASCII.

@@ -1,0 +1,1 @@
+"""Image tasks on the engine: prompted masks, segment-everything, click sessions, folder jobs."""
