@@ -7,6 +7,7 @@ y, numpy arrays or plain lists. Nothing the caller passes is modified.
 from __future__ import annotations
 
 import io
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -261,3 +262,39 @@ def _as_float_array(name: str, value: ArrayLike) -> NDArray[np.float32]:
     if not np.isfinite(array).all():
         raise ValueError(f"{name} must be finite numbers, got NaN or infinity in {array.tolist()}")
     return array.astype(np.float32)
+
+
+# ---------------------------------------------------------------- settings
+
+
+def check_int(name: str, value: Any, *, minimum: int) -> int:
+    """``value`` as an int of at least ``minimum``; a float (even 2.0) or a bool is a TypeError.
+
+    Example:
+        >>> check_int("points_per_side", 16, minimum=1)
+        16
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_float(name: str, value: Any, low: float, high: float) -> float:
+    """``value`` as a float in [low, high] (infinite bounds allowed); a bool is a TypeError.
+
+    Example:
+        >>> check_float("box_nms_thresh", 0.7, 0.0, 1.0)
+        0.7
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if math.isnan(value) or not low <= value <= high:
+        bounds = f"in [{low:g}, {high:g}]" if math.isfinite(high) else f">= {low:g}"
+        if not math.isfinite(low):
+            bounds = "a finite number"
+        raise ValueError(f"{name} must be {bounds}, got {value}")
+    if not math.isfinite(value) and math.isinf(low) and math.isinf(high):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return float(value)

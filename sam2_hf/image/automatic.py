@@ -28,7 +28,7 @@ from ..engine.fast_decode import decode_clicks
 from ..engine.loading import LoadOptions, autocast
 from ..formats.coco import from_coco_rle, to_coco_rle, to_uncompressed_rle
 from ..formats.masks import clean_mask_logits, remove_small_regions
-from ..inputs import ImageInput, load_image
+from ..inputs import ImageInput, check_float, check_int, load_image
 from .grid import CropBox, build_all_layer_point_grids, crop_points, generate_crop_boxes
 from .predictor import Sam2Predictor
 
@@ -170,8 +170,8 @@ class MaskGenerator:
                 "use MaskGenerator.from_pretrained(...) to load one"
             )
         self.predictor = predictor
-        crop_n_layers = _check_int("crop_n_layers", crop_n_layers, minimum=0)
-        crop_n_points_downscale_factor = _check_int(
+        crop_n_layers = check_int("crop_n_layers", crop_n_layers, minimum=0)
+        crop_n_points_downscale_factor = check_int(
             "crop_n_points_downscale_factor", crop_n_points_downscale_factor, minimum=1
         )
         if (points_per_side is None) == (point_grids is None):
@@ -181,28 +181,28 @@ class MaskGenerator:
                 f"{given}; to use point_grids set points_per_side=None"
             )
         if points_per_side is not None:
-            points_per_side = _check_int("points_per_side", points_per_side, minimum=1)
+            points_per_side = check_int("points_per_side", points_per_side, minimum=1)
             self.point_grids = build_all_layer_point_grids(
                 points_per_side, crop_n_layers, crop_n_points_downscale_factor
             )
         else:
             self.point_grids = _check_point_grids(point_grids, crop_n_layers)
         self.points_per_side = points_per_side
-        self.points_per_batch = _check_int("points_per_batch", points_per_batch, minimum=1)
-        self.pred_iou_thresh = _check_float("pred_iou_thresh", pred_iou_thresh, 0.0, 1.0)
-        self.stability_score_thresh = _check_float(
+        self.points_per_batch = check_int("points_per_batch", points_per_batch, minimum=1)
+        self.pred_iou_thresh = check_float("pred_iou_thresh", pred_iou_thresh, 0.0, 1.0)
+        self.stability_score_thresh = check_float(
             "stability_score_thresh", stability_score_thresh, 0.0, 1.0
         )
-        self.stability_score_offset = _check_float(
+        self.stability_score_offset = check_float(
             "stability_score_offset", stability_score_offset, 0.0, math.inf
         )
-        self.mask_threshold = _check_float("mask_threshold", mask_threshold, -math.inf, math.inf)
-        self.box_nms_thresh = _check_float("box_nms_thresh", box_nms_thresh, 0.0, 1.0)
+        self.mask_threshold = check_float("mask_threshold", mask_threshold, -math.inf, math.inf)
+        self.box_nms_thresh = check_float("box_nms_thresh", box_nms_thresh, 0.0, 1.0)
         self.crop_n_layers = crop_n_layers
-        self.crop_nms_thresh = _check_float("crop_nms_thresh", crop_nms_thresh, 0.0, 1.0)
-        self.crop_overlap_ratio = _check_float("crop_overlap_ratio", crop_overlap_ratio, 0.0, 1.0)
+        self.crop_nms_thresh = check_float("crop_nms_thresh", crop_nms_thresh, 0.0, 1.0)
+        self.crop_overlap_ratio = check_float("crop_overlap_ratio", crop_overlap_ratio, 0.0, 1.0)
         self.crop_n_points_downscale_factor = crop_n_points_downscale_factor
-        self.min_mask_region_area = _check_int(
+        self.min_mask_region_area = check_int(
             "min_mask_region_area", min_mask_region_area, minimum=0
         )
         if output_mode not in OUTPUT_MODES:
@@ -593,27 +593,6 @@ def masks_from_records(
     if len(shapes) > 1 or (image_size is not None and shapes != {tuple(image_size)}):
         raise ValueError(f"records hold masks of sizes {sorted(shapes)}, expected one size")
     return np.stack(masks)
-
-
-def _check_int(name: str, value: Any, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_float(name: str, value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if math.isnan(value) or not low <= value <= high:
-        bounds = f"in [{low:g}, {high:g}]" if math.isfinite(high) else f">= {low:g}"
-        if not math.isfinite(low):
-            bounds = "a finite number"
-        raise ValueError(f"{name} must be {bounds}, got {value}")
-    if not math.isfinite(value) and math.isinf(low) and math.isinf(high):
-        raise ValueError(f"{name} must be a finite number, got {value}")
-    return float(value)
 
 
 def _check_point_grids(
