@@ -71,9 +71,8 @@ def _run(argv: Sequence[str]) -> int:
     args.check(args.parser, args)
     try:
         code: int = args.run(args)
-        sys.stdout.flush()
         return code
-    except BrokenPipeError:
+    except BrokenPipeError:  # stdout's reader went away: not a failure to report (see main)
         raise
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

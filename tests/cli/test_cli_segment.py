@@ -127,6 +127,19 @@ def test_points_and_a_box_make_one_object_like_the_api(
     assert with_box[0]["prompt_box"] == [5, 6, 50, 40]
 
 
+def test_an_image_checkpoint_works_like_the_api(tmp_path, image_file, image_checkpoint, capsys):
+    # A plain sam2 image checkpoint, beside the hub-shaped sam2_video one the others use.
+    argv = ["segment", str(image_file), "--point", "40,12", "-o", str(tmp_path / "m.png"),
+            "--json", "--model", str(image_checkpoint), "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["masks"]
+    predictor = Sam2Predictor.from_pretrained(image_checkpoint, device="cpu")
+    predictor.set_image(image_file)
+    expected = predictor.predict([(40, 12)], [1])
+    np.testing.assert_array_equal(load_mask(tmp_path / "m.png"), expected.best)
+    assert entry["score"] == pytest.approx(float(expected.best_score), abs=1e-6)
+
+
 def test_an_output_folder_ending_in_a_slash_is_created(tmp_path, image_file, model_args, capsys):
     folder = tmp_path / "new" / "masks"
     argv = ["segment", str(image_file), "--box", "5,6,50,40", "--box", "30,10,60,45",
