@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import auto, models, segment, track
+from . import auto, batch, models, segment, track
 from .arguments import PROG, join_negative_values
 
 # Errors a user can act on; anything else is a bug and its message gets the type name.
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  sam2-hf segment photo.jpg --point 500,375 -o mask.png\n"
         "  sam2-hf auto photo.jpg -o masks/ --coco masks.json\n"
+        "  sam2-hf batch images/ --detector facebook/detr-resnet-50 -o out/\n"
         "  sam2-hf track clip.mp4 --frame 0 --point 210,350 -o out/ --overlay out.mp4\n"
         "  sam2-hf models\n\n"
         "Run 'sam2-hf COMMAND --help' for each command's options and more examples.",
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-v", "--verbose", action="store_true", help="show the traceback of a failure"
     )
-    for command in (segment, auto, track, models):
+    for command in (segment, auto, batch, track, models):
         command.register(commands, common)
     return parser
 
