@@ -426,3 +426,17 @@ def test_supported_transformers_range_is_the_pinned_one():
         "(tested with 5.24.0)"
     )
     assert transformers_support().startswith(f"transformers {transformers.__version__} is")
+
+
+def test_names_and_versions_load_without_torch():
+    """The CLI lists models and checks names through these modules before any model is needed."""
+    script = (
+        "import sys, sam2_hf.engine.registry as r, sam2_hf.engine.versions as v\n"
+        "r.list_models(); r.resolve_model_name('tiny'); v.transformers_support()\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
