@@ -273,6 +273,11 @@ def load_model(
     folder, from_hub = _checkpoint_folder(source, options)
     with _explain_unreadable(folder, source, from_hub):
         if not (folder / "config.json").is_file():
+            if not from_hub:
+                raise ValueError(
+                    f"{folder} has no config.json: pass a folder saved with save_pretrained() "
+                    "(model and processor), a hub id or a short name from list_models()"
+                )
             raise FileNotFoundError(f"no config.json in {folder}")
         config = AutoConfig.from_pretrained(folder)
         family = _family_of(config)
@@ -431,13 +436,8 @@ def _explain_unreadable(folder: Path, source: str, from_hub: bool) -> Iterator[N
     except SafetensorError as error:
         raise DamagedCheckpointError(_damaged_message(folder, source, from_hub, error)) from error
     except OSError as error:
-        if isinstance(error, ModelNotAvailableError):
+        if not from_hub or isinstance(error, ModelNotAvailableError):
             raise
-        if not from_hub:
-            raise ValueError(
-                f"{folder} is not a complete checkpoint folder ({error}); pass a folder saved "
-                "with save_pretrained() (model and processor), a hub id or a short name."
-            ) from error
         # A cached snapshot that lacks a file (an earlier partial download, for instance).
         raise ModelNotAvailableError(
             f"the cached copy of {source!r} in {folder} is incomplete ({error}). Download it "

@@ -387,6 +387,11 @@ def test_truncated_weights_in_the_hub_cache_say_how_to_download_again(video_chec
     assert f"delete {snapshot.parent.parent}" in message
 
 
+def test_a_folder_that_is_no_checkpoint_is_explained(tmp_path):
+    with pytest.raises(ValueError, match=r"has no config.json: pass a folder saved with save_pre"):
+        load_model(tmp_path, device="cpu")
+
+
 def test_an_incomplete_cached_copy_is_explained(video_checkpoint, tmp_path):
     folder = tmp_path / "checkpoint"
     shutil.copytree(video_checkpoint, folder)
