@@ -15,11 +15,12 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from ..engine.registry import MODELS
+
 PROG = "sam2-hf"
 DTYPES = ("auto", "fp32", "fp16", "bf16", "float32", "float16", "bfloat16")
 # The short names of sam2_hf.list_models(), written out because importing the model table
 # imports torch; tests/cli/test_cli_app.py keeps the two in step.
-MODEL_NAMES = ("tiny", "small", "base-plus", "large")
 # Containers FFmpeg decodes that are never still images: `segment` points them to `track`.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 # Options whose value may start with a negative number ("--box -10,20,100,200").
@@ -155,7 +156,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--model",
         default="tiny",
-        help=f"{', '.join(MODEL_NAMES)}, a hub id or a local folder (default tiny)",
+        help=f"{', '.join(MODELS)}, a hub id or a local folder (default tiny)",
     )
     group.add_argument(
         "--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"
@@ -167,7 +168,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_model_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Reject an unknown short name or device before anything loads."""
-    from ..engine.loading import resolve_device, resolve_model_name
+    from ..engine.loading import resolve_device
+    from ..engine.registry import resolve_model_name
 
     for option, check, value in (
         ("--model", resolve_model_name, args.model),

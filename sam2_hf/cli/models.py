@@ -39,33 +39,31 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the table (or JSON)."""
-    from huggingface_hub import try_to_load_from_cache
+    from ..engine.registry import list_models
 
-    from ..engine.loading import list_models
-
-    rows: list[dict[str, Any]] = []
-    for info in list_models():
-        # Reads the cache folder only: a str is a cached file, anything else means not cached.
-        found = try_to_load_from_cache(info.hub_id, "config.json", cache_dir=args.cache_dir)
-        rows.append(
-            {
-                "name": info.name,
-                "hub_id": info.hub_id,
-                "params_millions": info.params_millions,
-                "fps": info.fps,
-                "cached": isinstance(found, str),
-            }
-        )
+    rows = [
+        {
+            "name": info.name,
+            "hub_id": info.hub_id,
+            "family": info.family,
+            "params_millions": info.params_millions,
+            "fps": info.fps,
+            "gated": info.gated,
+            "cached": info.cached,
+        }
+        for info in list_models(cache_dir=args.cache_dir)
+    ]
     if args.json:
         print_json(rows)
         return 0
-    header = ("name", "hub id", "params", "fps (A100)", "cached")
+    header = ("name", "hub id", "family", "params", "fps (A100)", "cached")
     table = [
         (
             row["name"],
-            row["hub_id"],
-            f"{row['params_millions']:.1f}M",
-            f"{row['fps']:.1f}",
+            row["hub_id"] + (" (gated)" if row["gated"] else ""),
+            row["family"],
+            "-" if row["params_millions"] is None else f"{row['params_millions']:.1f}M",
+            "-" if row["fps"] is None else f"{row['fps']:.1f}",
             "yes" if row["cached"] else "no",
         )
         for row in rows

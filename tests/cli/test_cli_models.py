@@ -9,20 +9,32 @@ import sys
 from sam2_hf.cli import main
 
 
-def test_models_lists_the_four_short_names_and_what_the_cache_holds(hub_cache, capsys):
+def test_models_lists_every_family_and_what_the_cache_holds(hub_cache, capsys):
+    from sam2_hf import list_models
+
     assert main(["models", "--json", "--cache-dir", str(hub_cache)]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert all(row["hub_id"] == f"facebook/sam2.1-hiera-{row['name']}" for row in rows)
+    assert [row["name"] for row in rows] == [info.name for info in list_models()]
+    sam2 = [row for row in rows if row["family"] == "sam2"]
+    assert all(row["hub_id"] == f"facebook/sam2.1-hiera-{row['name']}" for row in sam2)
+    assert {row["family"] for row in rows} == {"sam2", "edgetam", "sam3_tracker"}
     assert {row["name"]: row["cached"] for row in rows} == {
-        "tiny": True,
-        "small": False,
-        "base-plus": False,
-        "large": False,
-    }
+        "tiny": True, "small": False, "base-plus": False, "large": False,
+        "edgetam": False, "sam3": False,
+    }  # fmt: skip
     assert main(["models", "--cache-dir", str(hub_cache)]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["name", "hub", "id", "params", "fps", "(A100)", "cached"]
-    assert table[1].split() == ["tiny", "facebook/sam2.1-hiera-tiny", "38.9M", "91.2", "yes"]
+    assert table[0].split() == ["name", "hub", "id", "family", "params", "fps", "(A100)", "cached"]
+    assert table[1].split() == [
+        "tiny",
+        "facebook/sam2.1-hiera-tiny",
+        "sam2",
+        "38.9M",
+        "91.2",
+        "yes",
+    ]
+    sam3 = next(line for line in table if line.startswith("sam3"))
+    assert "(gated)" in sam3 and sam3.split()[-2] == "-"  # no published tracking speed
 
 
 def test_json_into_a_closed_pipe_ends_quietly(hub_cache, capsys, monkeypatch):

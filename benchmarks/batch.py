@@ -1,0 +1,92 @@
+"""Dataset jobs: images/s of ``sam2-hf batch`` by batch size, DataLoader workers and processes.
+
+A hiera-tiny-sized random-weight ``sam2_video`` checkpoint (default config) is saved to a
+temporary folder, with a folder of 480x640 JPEGs and a ``boxes.json`` of 3 boxes each. Every
+setting runs the real command (``python -m sam2_hf.cli batch``, or ``torchrun`` for two
+processes) into a fresh output folder, in one run, and the images/s are printed side by side
+as ratios to batch 1 with no workers in one process.
+
+    python benchmarks/batch.py                # 16 images
+    python benchmarks/batch.py --images 8     # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import Sam2ImageProcessor, Sam2VideoConfig, Sam2VideoModel, Sam2VideoProcessor
+
+
+def build_checkpoint(folder: Path) -> None:
+    torch.manual_seed(0)
+    Sam2VideoModel(Sam2VideoConfig()).eval().save_pretrained(folder)
+    Sam2VideoProcessor(image_processor=Sam2ImageProcessor()).save_pretrained(folder)
+
+
+def build_images(folder: Path, count: int) -> Path:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    table = {}
+    for index in range(count):
+        pixels = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+        pixels[100:300, 150:450] = (200, 60 + index, 40)
+        Image.fromarray(pixels).save(folder / f"{index:03d}.jpg", quality=90)
+        table[f"{index:03d}.jpg"] = [[150, 100, 450, 300], [0, 0, 320, 240], [300, 200, 640, 480]]
+    boxes = folder.parent / "boxes.json"
+    boxes.write_text(json.dumps(table))
+    return boxes
+
+
+def run(
+    root: Path, checkpoint: Path, boxes: Path, batch: int, workers: int, processes: int
+) -> float:
+    out = root / f"out-b{batch}-w{workers}-p{processes}"
+    command = ["-m", "sam2_hf.cli", "batch", str(root / "images"), "--boxes", str(boxes),
+               "-o", str(out), "--batch-size", str(batch), "--workers", str(workers),
+               "--model", str(checkpoint), "--device", "cpu", "-q"]  # fmt: skip
+    if processes > 1:
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+                    str(processes)]  # fmt: skip
+    else:
+        launcher = [sys.executable]
+    # Threads are split between processes as accelerate does for CPU jobs.
+    threads = max(1, (os.cpu_count() or 1) // processes)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    start = time.perf_counter()
+    subprocess.run([*launcher, *command], check=True, env=env, capture_output=True)
+    seconds = time.perf_counter() - start
+    report = json.loads((out / "report.json").read_text())
+    assert report["done"] == report["images"], report
+    return report["done"] / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=16)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temp:
+        root = Path(temp)
+        build_checkpoint(root / "model")
+        boxes = build_images(root / "images", args.images)
+        settings = [(1, 0, 1), (4, 0, 1), (8, 0, 1), (4, 2, 1), (4, 2, 2)]
+        rates = {s: run(root, root / "model", boxes, *s) for s in settings}
+    base = rates[settings[0]]
+    print(f"{args.images} images of 480x640, 3 boxes each, hiera-tiny-sized model, CPU")
+    print(f"{'batch':>5} {'workers':>7} {'processes':>9} {'images/s':>9} {'ratio':>6}")
+    for (batch, workers, processes), rate in rates.items():
+        print(f"{batch:>5} {workers:>7} {processes:>9} {rate:>9.3f} {rate / base:>6.2f}")
+    print("(wall time of the whole command, model loading included)")
+
+
+if __name__ == "__main__":
+    main()
