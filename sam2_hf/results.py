@@ -25,14 +25,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from .formats.coco import to_coco_rle
 from .formats.draw import ImageLike, cutout, overlay
-from .formats.files import atomic_write_all
 from .formats.masks import (
     Polygon,
-    _mask_png_writer,
     mask_area,
     mask_to_box,
     mask_to_polygons,
     save_mask,
+    save_masks,
 )
 from .inputs import check_int
 
@@ -427,7 +426,7 @@ class Masks:
         """Write each mask as an 8-bit PNG (0/255), all or nothing.
 
         Every PNG is written to a temporary file first; only when all are written are they
-        renamed into place (``sam2_hf.formats.files.atomic_write_all``), so a failure leaves
+        renamed into place (``sam2_hf.formats.masks.save_masks``), so a failure leaves
         no half-written set and any earlier files as they were.
 
         Args:
@@ -448,14 +447,10 @@ class Masks:
             raise ValueError(
                 f"path must be a folder for {len(self)} masks, got the file name {str(target)!r}"
             )
-        files = [target / f"mask_{i}.png" for i in range(len(self))]
-        writers = [
-            _mask_png_writer(mask, file) for mask, file in zip(self.masks, files, strict=True)
-        ]
         created = not target.exists()
         target.mkdir(parents=True, exist_ok=True)
         try:
-            return atomic_write_all(zip(files, writers, strict=True))
+            return save_masks(self.masks, [target / f"mask_{i}.png" for i in range(len(self))])
         except BaseException:
             if created and not any(target.iterdir()):
                 target.rmdir()

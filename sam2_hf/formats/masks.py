@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -23,7 +23,7 @@ from PIL import Image
 from scipy import ndimage
 
 from ..inputs import check_choice, check_float, check_int
-from .files import atomic_write
+from .files import atomic_write, atomic_write_all
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -169,12 +169,19 @@ _atomic_write = atomic_write
 
 
 def _mask_png_writer(mask: ArrayLike, path: str | os.PathLike[str]) -> Callable[[IO[bytes]], None]:
-    """Validate a mask and its ``.png`` path; return what writes the PNG into a handle."""
+    """Validate a mask and its ``.png`` path; return what writes the PNG into a handle.
+
+    The PNG is encoded only when the writer runs, so many pending writers hold no images.
+    """
     binary = _as_mask(mask)
     if Path(path).suffix.lower() != ".png":
         raise ValueError(f"path must end in .png, got {str(path)!r}")
-    image = Image.fromarray(binary.astype(np.uint8) * 255, mode="L")
-    return lambda handle: image.save(handle, format="PNG")
+
+    def write(handle: IO[bytes]) -> None:
+        image = Image.fromarray(binary.astype(np.uint8) * 255, mode="L")
+        image.save(handle, format="PNG")
+
+    return write
 
 
 def save_mask(mask: ArrayLike, path: str | os.PathLike[str]) -> Path:
@@ -194,6 +201,37 @@ def save_mask(mask: ArrayLike, path: str | os.PathLike[str]) -> Path:
         ValueError: ``mask`` is not (H, W), or ``path`` does not end in ``.png``.
     """
     return atomic_write(path, _mask_png_writer(mask, path))
+
+
+def save_masks(masks: Iterable[ArrayLike], paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Save several masks as PNGs (as ``save_mask``), all or nothing.
+
+    Every mask and path is checked before anything is written; then each PNG is written to
+    a temporary file beside its path, and only when all are written are they renamed into
+    place (``sam2_hf.formats.files.atomic_write_all``). A failure leaves no new file and
+    every existing one as it was. The folders must exist.
+
+    Args:
+        masks: (H, W) bool or integer masks, or one (N, H, W) array; nonzero is foreground.
+        paths: one ``.png`` path per mask.
+
+    Returns:
+        The paths, as ``Path`` objects, in the order given.
+
+    Raises:
+        ValueError: a mask is not (H, W), a path does not end in ``.png``, the numbers of
+            masks and paths differ, or a path is given twice.
+    """
+    mask_list, path_list = list(masks), list(paths)
+    if len(mask_list) != len(path_list):
+        raise ValueError(
+            f"paths must have one path per mask, got {len(path_list)} paths "
+            f"for {len(mask_list)} masks"
+        )
+    writers = [
+        _mask_png_writer(mask, path) for mask, path in zip(mask_list, path_list, strict=True)
+    ]
+    return atomic_write_all(zip(path_list, writers, strict=True))
 
 
 def load_mask(path: str | os.PathLike[str]) -> NDArray[np.bool_]:

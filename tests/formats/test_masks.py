@@ -22,6 +22,7 @@ from sam2_hf.formats.masks import (
     polygons_to_mask,
     remove_small_regions,
     save_mask,
+    save_masks,
 )
 
 
@@ -318,3 +319,19 @@ def test_saved_mask_gets_plain_open_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(previous)
     assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode) == 0o644
+
+
+def test_save_masks_checks_everything_before_writing(tmp_path: Path) -> None:
+    stack = np.zeros((2, 3, 4), bool)
+    stack[1, 1:, 2:] = True
+    written = save_masks(stack, [tmp_path / "a.png", str(tmp_path / "b.png")])
+    assert written == [tmp_path / "a.png", tmp_path / "b.png"]
+    for path, mask in zip(written, stack, strict=True):
+        np.testing.assert_array_equal(load_mask(path), mask)
+    with pytest.raises(ValueError, match="one path per mask, got 1 paths for 2 masks"):
+        save_masks(stack, [tmp_path / "c.png"])
+    with pytest.raises(ValueError, match=r"path must end in \.png, got '.*d\.jpg'"):
+        save_masks(stack, [tmp_path / "c.png", tmp_path / "d.jpg"])
+    with pytest.raises(ValueError, match=r"mask must have shape \(H, W\)"):
+        save_masks([stack[0], stack], [tmp_path / "c.png", tmp_path / "d.png"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
