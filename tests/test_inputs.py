@@ -220,11 +220,11 @@ def test_check_bool_and_choice():
 
 def test_inputs_results_and_formats_load_no_torch():
     # A fresh interpreter: this test process has torch loaded already. requests is loaded
-    # only when a URL is fetched.
+    # only when a URL is fetched, scipy.ndimage only when regions are labelled or outlined.
     script = (
         "import sys, sam2_hf.inputs, sam2_hf.results, sam2_hf.formats.files, "
         "sam2_hf.formats.boxes\n"
-        "heavy = ('torch', 'transformers', 'torchvision', 'requests')\n"
+        "heavy = ('torch', 'transformers', 'torchvision', 'requests', 'scipy.ndimage')\n"
         "print(','.join(sorted(m for m in heavy if m in sys.modules)))\n"
     )
     out = subprocess.run(

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from PIL import Image, ImageDraw
-from scipy import ndimage
 
 from ..inputs import check_bool, check_float
 from .masks import _as_mask, mask_to_box
@@ -242,6 +241,8 @@ def overlay(
     height, width = rgb.shape[:2]
     thickness = max(1, round(min(height, width) / 400))
     canvas = rgb.astype(np.float32)
+    if contours:
+        from scipy import ndimage  # slow to import; only outlines pay for it
     for mask, obj_id in zip(stack, ids, strict=True):
         color = np.array(object_color(int(obj_id)), dtype=np.float32)
         canvas[mask] = (1.0 - alpha) * canvas[mask] + alpha * color

@@ -20,7 +20,6 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from PIL import Image
-from scipy import ndimage
 
 from ..inputs import check_choice, check_float, check_int
 from .files import atomic_write, atomic_write_all
@@ -34,6 +33,8 @@ _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 def _component_areas(binary: NDArray[np.bool_]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
     """Label 8-connected components; return the label image and each pixel's component area."""
+    from scipy import ndimage  # slow to import; only labelling pays for it
+
     labels, count = ndimage.label(binary, structure=_EIGHT_CONNECTED)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     sizes[0] = 0
@@ -120,6 +121,8 @@ def remove_small_regions(
     if mask.ndim != 2:
         raise ValueError(f"mask must have shape (H, W), got {mask.shape}")
     fill_holes = mode == "holes"
+    from scipy import ndimage
+
     labels, count = ndimage.label(mask ^ fill_holes, structure=_EIGHT_CONNECTED)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     small = np.flatnonzero(sizes < area_thresh) + 1
