@@ -215,9 +215,10 @@ def as_boxes(
     """Validate box prompts and clip them to the image.
 
     Args:
-        box: (4,) one box or (N, 4) N boxes, each (x0, y0, x1, y1) in pixels of the
-            original image with x0 <= x1 and y0 <= y1. Parts outside the image are clipped to
-            it; a box entirely outside is an error.
+        box: (4,) one box or (N, 4) N boxes, each (x0, y0, x1, y1) in continuous pixel
+            coordinates of the original image (``sam2_hf.formats.boxes``) with x0 <= x1 and
+            y0 <= y1. Parts outside the image are clipped to it; a box entirely outside is an
+            error.
         image_size: (H, W) of the original image.
         normalize_coords: False if ``box`` is in [0, 1] relative to the image width and height.
         name: the argument's name in error messages.
