@@ -9,11 +9,11 @@ from __future__ import annotations
 import io
 import math
 import os
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-import requests
 from numpy.typing import ArrayLike, NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -81,6 +81,8 @@ def _open_file(path: Path) -> Image.Image:
 
 
 def _fetch_url(url: str, timeout: float) -> Image.Image:
+    import requests  # only URLs need it; keeps ``import sam2_hf.inputs`` light
+
     try:
         response = requests.get(url, timeout=timeout)
         response.raise_for_status()
@@ -213,9 +215,10 @@ def as_boxes(
     """Validate box prompts and clip them to the image.
 
     Args:
-        box: (4,) one box or (N, 4) N boxes, each (x0, y0, x1, y1) in pixels of the
-            original image with x0 <= x1 and y0 <= y1. Parts outside the image are clipped to
-            it; a box entirely outside is an error.
+        box: (4,) one box or (N, 4) N boxes, each (x0, y0, x1, y1) in continuous pixel
+            coordinates of the original image (``sam2_hf.formats.boxes``) with x0 <= x1 and
+            y0 <= y1. Parts outside the image are clipped to it; a box entirely outside is an
+            error.
         image_size: (H, W) of the original image.
         normalize_coords: False if ``box`` is in [0, 1] relative to the image width and height.
         name: the argument's name in error messages.
@@ -265,36 +268,106 @@ def _as_float_array(name: str, value: ArrayLike) -> NDArray[np.float32]:
 
 
 # ---------------------------------------------------------------- settings
+#
+# One checker per kind of setting, used by every public entry point. Strict: an int setting
+# takes an int (a float, even 2.0, or a bool is a TypeError, never truncated), a bool setting
+# takes True or False. Messages name the argument, what it must be and what was given.
+
+_Choice = TypeVar("_Choice")
 
 
-def check_int(name: str, value: Any, *, minimum: int) -> int:
-    """``value`` as an int of at least ``minimum``; a float (even 2.0) or a bool is a TypeError.
+def check_int(name: str, value: Any, *, minimum: int, maximum: int | None = None) -> int:
+    """``value`` as an int in [minimum, maximum]; a float (even 2.0) or a bool is a TypeError.
+
+    Args:
+        name: the argument's name, for the error message.
+        value: what the caller passed; Python and numpy integers are accepted.
+        minimum: the smallest allowed value.
+        maximum: the largest allowed value, or None for no upper bound.
+
+    Returns:
+        ``value`` as a Python ``int``.
+
+    Raises:
+        TypeError: ``value`` is not an integer.
+        ValueError: ``value`` is out of range.
 
     Example:
         >>> check_int("points_per_side", 16, minimum=1)
         16
     """
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be {bounds}, got {value}")
     return int(value)
 
 
 def check_float(name: str, value: Any, low: float, high: float) -> float:
     """``value`` as a float in [low, high] (infinite bounds allowed); a bool is a TypeError.
 
+    NaN is always rejected; infinity only when it lies outside the bounds, and with both
+    bounds infinite the value must be finite.
+
+    Args:
+        name: the argument's name, for the error message.
+        value: what the caller passed; Python and numpy ints and floats are accepted.
+        low: the smallest allowed value (may be ``-math.inf``).
+        high: the largest allowed value (may be ``math.inf``).
+
+    Returns:
+        ``value`` as a Python ``float``.
+
+    Raises:
+        TypeError: ``value`` is not a number.
+        ValueError: ``value`` is NaN or out of range.
+
     Example:
         >>> check_float("box_nms_thresh", 0.7, 0.0, 1.0)
         0.7
     """
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
     if math.isnan(value) or not low <= value <= high:
         bounds = f"in [{low:g}, {high:g}]" if math.isfinite(high) else f">= {low:g}"
         if not math.isfinite(low):
-            bounds = "a finite number"
+            bounds = "a finite number" if not math.isfinite(high) else f"<= {high:g}"
         raise ValueError(f"{name} must be {bounds}, got {value}")
     if not math.isfinite(value) and math.isinf(low) and math.isinf(high):
         raise ValueError(f"{name} must be a finite number, got {value}")
     return float(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` itself when it is True or False (numpy bools too); anything else is a TypeError.
+
+    ``0``, ``1``, ``"yes"`` or None are refused rather than read by truthiness, so a setting
+    passed in the wrong position fails loudly.
+
+    Example:
+        >>> check_bool("use_m2m", False)
+        False
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def check_choice(name: str, value: Any, choices: Collection[_Choice]) -> _Choice:
+    """``value`` when it is one of ``choices``; otherwise a ValueError listing them.
+
+    Example:
+        >>> check_choice("mode", "holes", ("holes", "islands"))
+        'holes'
+    """
+    for choice in choices:
+        # True == 1, so a bool only matches a bool; arrays compare to arrays, never match.
+        if isinstance(value, bool | np.bool_) == isinstance(choice, bool | np.bool_):
+            equal = value == choice
+            if isinstance(equal, bool | np.bool_) and equal:
+                return choice
+    listed = ", ".join(repr(choice) for choice in choices)
+    raise ValueError(f"{name} must be one of {listed}, got {value!r}")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import http.server
+import math
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +16,7 @@ import pytest
 from PIL import Image
 
 from sam2_hf import load_image
-from sam2_hf.inputs import to_float_rgb
+from sam2_hf.inputs import check_bool, check_choice, check_float, check_int, to_float_rgb
 
 
 def test_rgb_array_is_copied_not_modified():
@@ -157,3 +160,74 @@ def test_url_errors(server):
         load_image(f"{server}/missing")
     with pytest.raises(TimeoutError, match="did not answer within 0.3 s"):
         load_image(f"{server}/slow.png", timeout=0.3)
+
+
+# ---------------------------------------------------------------- setting checkers
+
+
+def test_check_int_is_strict():
+    assert check_int("n", 3, minimum=1) == 3
+    assert type(check_int("n", np.int64(3), minimum=1)) is int
+    assert check_int("n", 5, minimum=1, maximum=5) == 5
+    for value, kind in (
+        (2.0, "float 2.0"),
+        (2.7, "float 2.7"),
+        (True, "bool True"),
+        ("3", "str '3'"),
+    ):
+        with pytest.raises(TypeError, match=f"n must be an int, got {kind}"):
+            check_int("n", value, minimum=1)
+    with pytest.raises(TypeError, match="n must be an int, got bool"):
+        check_int("n", np.bool_(True), minimum=0)
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+        check_int("n", 0, minimum=1)
+    with pytest.raises(ValueError, match=r"n must be in \[1, 5\], got 6"):
+        check_int("n", 6, minimum=1, maximum=5)
+
+
+def test_check_float():
+    assert check_float("t", 1, 0.0, 1.0) == 1.0 and type(check_float("t", 1, 0.0, 1.0)) is float
+    assert check_float("t", np.float32(0.5), 0.0, 1.0) == 0.5
+    assert check_float("t", math.inf, 0.0, math.inf) == math.inf
+    with pytest.raises(TypeError, match="t must be a number, got bool True"):
+        check_float("t", True, 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"t must be in \[0, 1\], got 1.5"):
+        check_float("t", 1.5, 0.0, 1.0)
+    with pytest.raises(ValueError, match="t must be >= 0, got nan"):
+        check_float("t", math.nan, 0.0, math.inf)
+    with pytest.raises(ValueError, match="t must be a finite number, got inf"):
+        check_float("t", math.inf, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="t must be <= 2, got 3"):
+        check_float("t", 3, -math.inf, 2.0)
+
+
+def test_check_bool_and_choice():
+    assert check_bool("flag", True) is True and check_bool("flag", np.bool_(False)) is False
+    for value in (1, 0, "yes", None):
+        with pytest.raises(
+            TypeError, match=f"flag must be True or False, got {type(value).__name__}"
+        ):
+            check_bool("flag", value)
+    assert check_choice("mode", "holes", ("holes", "islands")) == "holes"
+    assert check_choice("n", np.int64(2), (1, 2)) == 2
+    with pytest.raises(ValueError, match="mode must be one of 'holes', 'islands', got 'hole'"):
+        check_choice("mode", "hole", ("holes", "islands"))
+    with pytest.raises(ValueError, match="n must be one of 0, 1, got True"):
+        check_choice("n", True, (0, 1))
+    with pytest.raises(ValueError, match="must be one of"):
+        check_choice("n", np.zeros(2), (0, 1))
+
+
+def test_inputs_results_and_formats_load_no_torch():
+    # A fresh interpreter: this test process has torch loaded already. requests is loaded
+    # only when a URL is fetched, scipy.ndimage only when regions are labelled or outlined.
+    script = (
+        "import sys, sam2_hf.inputs, sam2_hf.results, sam2_hf.formats.files, "
+        "sam2_hf.formats.boxes\n"
+        "heavy = ('torch', 'transformers', 'torchvision', 'requests', 'scipy.ndimage')\n"
+        "print(','.join(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == ""

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .masks import _as_mask, _atomic_write, mask_area, mask_to_box
+from .boxes import to_coco_bbox
+from .files import atomic_write
+from .masks import _as_mask, mask_area, mask_to_box
 
 # Each character carries 5 bits of a run-length delta plus a "more follows" flag (0x20),
 # offset by 48 so the string is printable ASCII.
@@ -216,7 +218,8 @@ def to_coco_annotations(
 
     Image ids are 1, 2, ... in the order given; annotation ids are 1, 2, ... across all
     images. Each annotation has a compressed-RLE ``segmentation``, ``bbox`` as
-    ``[x, y, width, height]`` floats in pixels (the foreground pixels' extent), the
+    ``[x, y, width, height]`` floats in pixels (the number of columns and rows the
+    foreground spans, as ``pycocotools.mask.toBbox``; see ``sam2_hf.formats.boxes``), the
     pixel ``area``, ``iscrowd`` 0 and, when the image has scores, ``score``.
 
     Args:
@@ -264,18 +267,17 @@ def to_coco_annotations(
                 f"{image.file_name}: category_ids {unknown} not in categories; "
                 f"known ids: {known_ids}"
             )
-        boxes = mask_to_box(image.masks)
-        areas = mask_area(image.masks)
+        areas = np.asarray(mask_area(image.masks))
+        bboxes = to_coco_bbox(mask_to_box(image.masks)).reshape(-1, 4)
+        bboxes[areas == 0] = 0.0  # an empty mask has no extent; pycocotools gives zeros too
         for index, mask in enumerate(image.masks):
-            x1, y1, x2, y2 = boxes[index].tolist()
-            bbox = [x1, y1, x2 - x1 + 1, y2 - y1 + 1] if areas[index] else [0, 0, 0, 0]
             annotation = {
                 "id": len(annotations) + 1,
                 "image_id": image_id,
                 "category_id": int(category_ids[index]),
                 "segmentation": to_coco_rle(mask),
                 "area": int(areas[index]),
-                "bbox": [float(v) for v in bbox],
+                "bbox": bboxes[index].tolist(),
                 "iscrowd": 0,
             }
             if image.scores is not None:
@@ -293,8 +295,11 @@ def write_coco_json(data: Mapping[str, Any], path: str | os.PathLike[str]) -> Pa
 
     Returns:
         ``path`` as a ``Path``.
+
+    Raises:
+        TypeError: ``data`` is not a mapping, or holds values JSON cannot encode.
     """
     if not isinstance(data, Mapping):
         raise TypeError(f"data must be a mapping, got {type(data).__name__}")
     text = json.dumps(data)
-    return _atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))

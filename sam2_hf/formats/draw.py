@@ -10,12 +10,13 @@ RGB(A), or (H, W) grayscale; uint8 in [0, 255], other integers in [0, 255], or f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from PIL import Image, ImageDraw
-from scipy import ndimage
 
+from ..inputs import check_bool, check_float
 from .masks import _as_mask, mask_to_box
 
 ImageLike = NDArray[np.generic] | Image.Image
@@ -52,6 +53,7 @@ def _to_rgb(image: ImageLike) -> tuple[NDArray[np.uint8], bool]:
         return np.array(image.convert("RGB")), True
     if not isinstance(image, np.ndarray):
         raise TypeError(f"image must be a numpy array or PIL.Image, got {type(image).__name__}")
+    pixels: Any  # numpy's stubs cannot follow the dtype checks below
     if image.ndim == 2:
         pixels = image[:, :, None]
     elif image.ndim == 3 and image.shape[2] in (3, 4):
@@ -100,7 +102,8 @@ def cutout(image: ImageLike, mask: ArrayLike, crop: bool = False) -> ImageLike:
     Args:
         image: the image (see the module docstring for accepted forms).
         mask: (H, W) mask matching the image.
-        crop: crop to the mask's box (``mask_to_box``, inclusive).
+        crop: crop to the mask's box (``mask_to_box``: inclusive pixel indices, see
+            ``sam2_hf.formats.boxes``).
 
     Returns:
         (H, W, 4) uint8 RGBA (smaller when cropped); a ``PIL.Image`` in mode ``"RGBA"`` when
@@ -115,8 +118,8 @@ def cutout(image: ImageLike, mask: ArrayLike, crop: bool = False) -> ImageLike:
     if crop:
         if not binary.any():
             raise ValueError("mask is empty, so crop=True has nothing to crop to")
-        x1, y1, x2, y2 = mask_to_box(binary)
-        rgba = np.ascontiguousarray(rgba[y1 : y2 + 1, x1 : x2 + 1])
+        x0, y0, x1, y1 = mask_to_box(binary)
+        rgba = np.ascontiguousarray(rgba[y0 : y1 + 1, x0 : x1 + 1])
     return _output(rgba, as_pil)
 
 
@@ -179,7 +182,7 @@ def _boxes(boxes: ArrayLike | None) -> NDArray[np.float64]:
     if array.ndim != 2 or array.shape[1] != 4:
         raise ValueError(f"boxes must have shape (4,) or (B, 4), got {np.shape(boxes)}")
     if np.any(array[:, 2] < array[:, 0]) or np.any(array[:, 3] < array[:, 1]):
-        raise ValueError("boxes must be (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1")
+        raise ValueError("boxes must be (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1")
     return array
 
 
@@ -209,12 +212,14 @@ def overlay(
         points: (P, 2) float point prompts, (x, y) in pixels.
         point_labels: (P,) ints, 1 foreground (drawn green) or 0 background (drawn red);
             default all foreground.
-        boxes: (4,) or (B, 4) float box prompts, (x1, y1, x2, y2) in pixels.
+        boxes: (4,) or (B, 4) float box prompts, (x0, y0, x1, y1) in continuous pixel
+            coordinates (see ``sam2_hf.formats.boxes``).
 
     Returns:
         (H, W, 3) uint8 RGB; a ``PIL.Image`` in mode ``"RGB"`` when ``image`` is one.
 
     Raises:
+        TypeError: ``alpha`` is not a number or ``contours`` not a bool.
         ValueError: a shape does not match, ``alpha`` is outside [0, 1], or a label is not 0/1.
     """
     rgb, as_pil = _to_rgb(image)
@@ -228,14 +233,16 @@ def overlay(
             raise ValueError(f"obj_ids must have shape ({len(stack)},), got {ids.shape}")
         if ids.size and not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(f"obj_ids must be integers, got dtype {ids.dtype}")
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    alpha = check_float("alpha", alpha, 0.0, 1.0)
+    contours = check_bool("contours", contours)
     coords, labels = _points(points, point_labels)
     box_array = _boxes(boxes)
 
     height, width = rgb.shape[:2]
     thickness = max(1, round(min(height, width) / 400))
     canvas = rgb.astype(np.float32)
+    if contours:
+        from scipy import ndimage  # slow to import; only outlines pay for it
     for mask, obj_id in zip(stack, ids, strict=True):
         color = np.array(object_color(int(obj_id)), dtype=np.float32)
         canvas[mask] = (1.0 - alpha) * canvas[mask] + alpha * color
@@ -249,8 +256,8 @@ def overlay(
     if len(coords) or len(box_array):
         drawing = Image.fromarray(result)
         draw = ImageDraw.Draw(drawing)
-        for x1, y1, x2, y2 in box_array:
-            draw.rectangle((x1, y1, x2, y2), outline=BOX_COLOR, width=thickness)
+        for x0, y0, x1, y1 in box_array:
+            draw.rectangle((x0, y0, x1, y1), outline=BOX_COLOR, width=thickness)
         radius = max(2, round(min(height, width) / 100))
         for (x, y), label in zip(coords, labels, strict=True):
             fill = FOREGROUND_POINT_COLOR if label == 1 else BACKGROUND_POINT_COLOR

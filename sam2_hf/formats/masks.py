@@ -2,16 +2,17 @@
 
 Every function takes masks as numpy arrays of shape (H, W) (or (N, H, W) where stated),
 bool or integer (nonzero is foreground), in the pixel grid of the original image. Boxes are
-``(x1, y1, x2, y2)`` pixel indices, inclusive; polygon points are ``(x, y)`` pixel centres.
+mask boxes ``(x0, y0, x1, y1)`` of inclusive pixel indices (the conventions are stated once,
+in ``sam2_hf.formats.boxes``); polygon points are ``(x, y)`` pixel centres.
 
 The polygon functions need OpenCV, an optional extra: ``pip install "sam2-hf[polygons]"``.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -19,7 +20,9 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from PIL import Image
-from scipy import ndimage
+
+from ..inputs import check_choice, check_float, check_int
+from .files import atomic_write, atomic_write_all
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -30,6 +33,8 @@ _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 def _component_areas(binary: NDArray[np.bool_]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
     """Label 8-connected components; return the label image and each pixel's component area."""
+    from scipy import ndimage  # slow to import; only labelling pays for it
+
     labels, count = ndimage.label(binary, structure=_EIGHT_CONNECTED)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     sizes[0] = 0
@@ -60,14 +65,18 @@ def clean_mask_logits(
     Returns:
         A new float32 array of the same shape; ``logits`` is not modified.
 
+    Raises:
+        TypeError: an area is not an int (2.7 pixels is refused, not rounded).
+        ValueError: an area is negative, or ``logits`` has fewer than two axes.
+
     Example:
         >>> logits = np.full((5, 5), 5.0); logits[2, 2] = -5.0
         >>> bool(clean_mask_logits(logits, max_hole_area=1)[2, 2] > 0)
         True
     """
-    for name, value in (("max_hole_area", max_hole_area), ("max_sprinkle_area", max_sprinkle_area)):
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
+    mask_threshold = check_float("mask_threshold", mask_threshold, -math.inf, math.inf)
+    max_hole_area = check_int("max_hole_area", max_hole_area, minimum=0)
+    max_sprinkle_area = check_int("max_sprinkle_area", max_sprinkle_area, minimum=0)
     source = np.asarray(logits, dtype=np.float32)
     if source.ndim < 2:
         raise ValueError(f"logits must have shape (..., H, W), got {source.shape}")
@@ -107,12 +116,13 @@ def remove_small_regions(
         >>> remove_small_regions(m, 2, "islands")[0][5, 5]
         np.False_
     """
-    if mode not in ("holes", "islands"):
-        raise ValueError(f"mode must be 'holes' or 'islands', got {mode!r}")
+    check_choice("mode", mode, ("holes", "islands"))
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
         raise ValueError(f"mask must have shape (H, W), got {mask.shape}")
     fill_holes = mode == "holes"
+    from scipy import ndimage
+
     labels, count = ndimage.label(mask ^ fill_holes, structure=_EIGHT_CONNECTED)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     small = np.flatnonzero(sizes < area_thresh) + 1
@@ -157,30 +167,31 @@ def _as_mask(
     return array.astype(bool, copy=False)
 
 
-def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
-    """Write through ``write`` into a temporary file beside ``path``, then rename it into place.
+# The first name of ``sam2_hf.formats.files.atomic_write``, kept until every caller has moved.
+_atomic_write = atomic_write
 
-    Readers never see a half-written file, and an existing file survives a failed write.
+
+def _mask_png_writer(mask: ArrayLike, path: str | os.PathLike[str]) -> Callable[[IO[bytes]], None]:
+    """Validate a mask and its ``.png`` path; return what writes the PNG into a handle.
+
+    The PNG is encoded only when the writer runs, so many pending writers hold no images.
     """
-    path = Path(path)
-    handle = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            write(handle)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    return path
+    binary = _as_mask(mask)
+    if Path(path).suffix.lower() != ".png":
+        raise ValueError(f"path must end in .png, got {str(path)!r}")
+
+    def write(handle: IO[bytes]) -> None:
+        image = Image.fromarray(binary.astype(np.uint8) * 255, mode="L")
+        image.save(handle, format="PNG")
+
+    return write
 
 
 def save_mask(mask: ArrayLike, path: str | os.PathLike[str]) -> Path:
     """Save a mask as an 8-bit single-channel PNG: 255 foreground, 0 background.
 
-    The file is written atomically: a temporary file in the same folder is renamed over
-    ``path``. The folder must exist.
+    The file is written atomically (``sam2_hf.formats.files.atomic_write``): a temporary
+    file in the same folder is renamed over ``path``. The folder must exist.
 
     Args:
         mask: (H, W) bool or integer mask; nonzero is foreground.
@@ -192,11 +203,38 @@ def save_mask(mask: ArrayLike, path: str | os.PathLike[str]) -> Path:
     Raises:
         ValueError: ``mask`` is not (H, W), or ``path`` does not end in ``.png``.
     """
-    binary = _as_mask(mask)
-    if Path(path).suffix.lower() != ".png":
-        raise ValueError(f"path must end in .png, got {str(path)!r}")
-    image = Image.fromarray(binary.astype(np.uint8) * 255, mode="L")
-    return _atomic_write(path, lambda handle: image.save(handle, format="PNG"))
+    return atomic_write(path, _mask_png_writer(mask, path))
+
+
+def save_masks(masks: Iterable[ArrayLike], paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Save several masks as PNGs (as ``save_mask``), all or nothing.
+
+    Every mask and path is checked before anything is written; then each PNG is written to
+    a temporary file beside its path, and only when all are written are they renamed into
+    place (``sam2_hf.formats.files.atomic_write_all``). A failure leaves no new file and
+    every existing one as it was. The folders must exist.
+
+    Args:
+        masks: (H, W) bool or integer masks, or one (N, H, W) array; nonzero is foreground.
+        paths: one ``.png`` path per mask.
+
+    Returns:
+        The paths, as ``Path`` objects, in the order given.
+
+    Raises:
+        ValueError: a mask is not (H, W), a path does not end in ``.png``, the numbers of
+            masks and paths differ, or a path is given twice.
+    """
+    mask_list, path_list = list(masks), list(paths)
+    if len(mask_list) != len(path_list):
+        raise ValueError(
+            f"paths must have one path per mask, got {len(path_list)} paths "
+            f"for {len(mask_list)} masks"
+        )
+    writers = [
+        _mask_png_writer(mask, path) for mask, path in zip(mask_list, path_list, strict=True)
+    ]
+    return atomic_write_all(zip(path_list, writers, strict=True))
 
 
 def load_mask(path: str | os.PathLike[str]) -> NDArray[np.bool_]:
@@ -212,7 +250,8 @@ def load_mask(path: str | os.PathLike[str]) -> NDArray[np.bool_]:
     Returns:
         (H, W) bool mask.
     """
-    with Image.open(path) as image:
+    with Image.open(path) as opened:
+        image: Image.Image = opened
         if image.mode == "P":
             # Palette indices say nothing about colour; 0 need not be black.
             image = image.convert("RGBA" if "transparency" in image.info else "RGB")
@@ -257,19 +296,20 @@ def mask_area(mask: ArrayLike) -> int | NDArray[np.int64]:
 def mask_to_box(mask: ArrayLike) -> NDArray[np.int64]:
     """The tightest box around the foreground, as the original SAM's ``batched_mask_to_box``.
 
-    ``x1, y1`` are the smallest foreground column and row, ``x2, y2`` the largest (inclusive,
+    ``x0, y0`` are the smallest foreground column and row, ``x1, y1`` the largest (inclusive,
     so a single pixel at column 3, row 5 gives ``[3, 5, 3, 5]``). An empty mask gives zeros.
+    See ``sam2_hf.formats.boxes`` for how this relates to prompt boxes and COCO's ``bbox``.
 
     Args:
         mask: (H, W) or (N, H, W) bool or integer mask; nonzero is foreground.
 
     Returns:
-        (4,) or (N, 4) int64 boxes, ``(x1, y1, x2, y2)`` in pixels.
+        (4,) or (N, 4) int64 boxes, ``(x0, y0, x1, y1)`` in pixels.
     """
     binary = _as_mask(mask, batched=None)
-    stack = binary[None] if binary.ndim == 2 else binary
-    rows = stack.any(axis=2)
-    cols = stack.any(axis=1)
+    stack: NDArray[np.bool_] = binary[None] if binary.ndim == 2 else binary
+    rows: NDArray[np.bool_] = np.any(stack, axis=2)
+    cols: NDArray[np.bool_] = np.any(stack, axis=1)
     height, width = stack.shape[1:]
     boxes = np.stack(
         [
@@ -336,8 +376,7 @@ def mask_to_polygons(mask: ArrayLike, tolerance: float = 0.0) -> list[Polygon]:
         >>> mask_to_polygons(m)[0].exterior.tolist()
         [[1, 1], [1, 2], [3, 2], [3, 1]]
     """
-    if tolerance < 0:
-        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    tolerance = check_float("tolerance", tolerance, 0.0, math.inf)
     binary = _as_mask(mask)
     cv2 = _require_cv2("mask_to_polygons")
     contours, hierarchy = cv2.findContours(
@@ -355,8 +394,8 @@ def mask_to_polygons(mask: ArrayLike, tolerance: float = 0.0) -> list[Polygon]:
     # hierarchy rows are (next, previous, first_child, parent); RETR_CCOMP nests two levels.
     parents = hierarchy.reshape(-1, 4)[:, 3]
     return [
-        Polygon(ring(i), tuple(ring(j) for j in np.flatnonzero(parents == i)))
-        for i in np.flatnonzero(parents < 0)
+        Polygon(ring(i), tuple(ring(j) for j in np.flatnonzero(parents == i).tolist()))
+        for i in np.flatnonzero(parents < 0).tolist()
     ]
 
 
@@ -389,10 +428,11 @@ def polygons_to_mask(
 
     Raises:
         ImportError: OpenCV is not installed.
+        TypeError: ``height`` or ``width`` is not an int, or a ring is not numeric.
         ValueError: ``height`` or ``width`` is not positive, or a ring is not (K, 2).
     """
-    if height <= 0 or width <= 0:
-        raise ValueError(f"height and width must be positive, got ({height}, {width})")
+    height = check_int("height", height, minimum=1)
+    width = check_int("width", width, minimum=1)
     cv2 = _require_cv2("polygons_to_mask")
     mask = np.zeros((height, width), dtype=np.uint8)
     for index, polygon in enumerate(polygons):

@@ -220,5 +220,5 @@ def test_overlay_errors(image: np.ndarray, mask: np.ndarray) -> None:
         overlay(image, mask, point_labels=[1])
     with pytest.raises(ValueError, match=r"boxes must have shape \(4,\) or \(B, 4\), got \(3,\)"):
         overlay(image, mask, boxes=[1, 2, 3])
-    with pytest.raises(ValueError, match="x2 >= x1 and y2 >= y1"):
+    with pytest.raises(ValueError, match="x0 <= x1 and y0 <= y1"):
         overlay(image, mask, boxes=[5, 5, 1, 9])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from sam2_hf.formats.masks import (
     polygons_to_mask,
     remove_small_regions,
     save_mask,
+    save_masks,
 )
 
 
@@ -267,8 +270,14 @@ def test_polygon_errors() -> None:
         mask_to_polygons(np.ones((2, 2), bool), tolerance=-1)
     with pytest.raises(ValueError, match=r"mask must have shape \(H, W\), got \(1, 2, 2\)"):
         mask_to_polygons(np.ones((1, 2, 2), bool))
-    with pytest.raises(ValueError, match=r"height and width must be positive, got \(0, 3\)"):
+    with pytest.raises(ValueError, match="height must be >= 1, got 0"):
         polygons_to_mask([], 0, 3)
+    with pytest.raises(TypeError, match="height must be an int, got float 4.5"):
+        polygons_to_mask([], 4.5, 5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="width must be an int, got float 5.0"):
+        polygons_to_mask([], 4, 5.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="tolerance must be a number, got str"):
+        mask_to_polygons(np.ones((2, 2), bool), tolerance="1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"polygons\[0\]\.exterior must have shape \(K, 2\)"):
         polygons_to_mask([np.zeros((3, 3))], 4, 4)
     with pytest.raises(ValueError, match=r"polygons\[0\]\.holes\[0\] must have shape \(K, 2\)"):
@@ -283,3 +292,46 @@ def test_missing_opencv_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
         mask_to_polygons(np.ones((2, 2), bool))
     with pytest.raises(ImportError, match=r'pip install "sam2-hf\[polygons\]"'):
         polygons_to_mask([], 2, 2)
+
+
+def test_clean_mask_logits_takes_whole_pixel_areas_only() -> None:
+    logits = np.full((5, 5), 5.0)
+    with pytest.raises(TypeError, match="max_hole_area must be an int, got float 2.7"):
+        clean_mask_logits(logits, max_hole_area=2.7)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="max_sprinkle_area must be an int, got bool True"):
+        clean_mask_logits(logits, max_sprinkle_area=True)
+    with pytest.raises(ValueError, match="max_sprinkle_area must be >= 0, got -1"):
+        clean_mask_logits(logits, max_sprinkle_area=-1)
+    with pytest.raises(ValueError, match="mask_threshold must be a finite number, got nan"):
+        clean_mask_logits(logits, mask_threshold=float("nan"))
+    with pytest.raises(ValueError, match="mode must be one of 'holes', 'islands', got 'hole'"):
+        remove_small_regions(np.ones((2, 2), bool), 1, "hole")
+    assert clean_mask_logits(logits, max_hole_area=np.int64(1)).shape == (5, 5)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_saved_mask_gets_plain_open_permissions(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        path = save_mask(np.ones((2, 2), bool), tmp_path / "mask.png")
+        plain = tmp_path / "plain.png"
+        plain.write_bytes(b"")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode) == 0o644
+
+
+def test_save_masks_checks_everything_before_writing(tmp_path: Path) -> None:
+    stack = np.zeros((2, 3, 4), bool)
+    stack[1, 1:, 2:] = True
+    written = save_masks(stack, [tmp_path / "a.png", str(tmp_path / "b.png")])
+    assert written == [tmp_path / "a.png", tmp_path / "b.png"]
+    for path, mask in zip(written, stack, strict=True):
+        np.testing.assert_array_equal(load_mask(path), mask)
+    with pytest.raises(ValueError, match="one path per mask, got 1 paths for 2 masks"):
+        save_masks(stack, [tmp_path / "c.png"])
+    with pytest.raises(ValueError, match=r"path must end in \.png, got '.*d\.jpg'"):
+        save_masks(stack, [tmp_path / "c.png", tmp_path / "d.jpg"])
+    with pytest.raises(ValueError, match=r"mask must have shape \(H, W\)"):
+        save_masks([stack[0], stack], [tmp_path / "c.png", tmp_path / "d.png"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
