@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the table (or JSON)."""
     from ..engine.registry import list_models
 
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": info.name,
             "hub_id": info.hub_id,

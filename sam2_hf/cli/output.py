@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -25,32 +23,11 @@ if TYPE_CHECKING:
 
 
 def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
-    """Write through ``write`` into a temporary file beside ``path``, then rename it into place.
+    """``sam2_hf.formats.files.atomic_write``, creating missing parent folders first."""
+    from ..formats.files import atomic_write
 
-    The file gets the permissions a plain ``open()`` would give (0666 less the umask), not
-    mkstemp's 0600. Creates missing parent folders.
-    """
-    # Local until sam2_hf.formats exports its public atomic writer; then use that one.
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            write(handle)
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    # The only portable way to read the umask is to set it; set it straight back.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    return atomic_write(path, write)
 
 
 def save_image(image: Image.Image | NDArray[Any], path: Path) -> Path:
