@@ -1,0 +1,1 @@
+"""Code and checkpoints written for the original ``sam2`` package, on transformers."""
