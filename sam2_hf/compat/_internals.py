@@ -7,6 +7,8 @@ The compat classes are built on the public ``Sam2Predictor``, ``MaskGenerator`` 
   ``_features`` and for decoding in the original's candidate order;
 - ``frame_logits``: a tracking session's low-res mask logits per object on a frame (the
   original returns logits, the public ``FrameMasks`` holds binary masks);
+- ``prompted_frames`` / ``conditioning_frames``: which frames hold an object's prompts and
+  conditioning outputs (the original's ``remove_object`` and ``propagate_in_video`` read them);
 - ``session_state``: the transformers inference session behind a ``TrackingSession``.
 
 ``tests/compat/test_compat_internals.py`` fails if any of these moves.
@@ -58,6 +60,12 @@ def prompted_frames(session: TrackingSession, obj_id: int) -> set[int]:
     state = session._state
     obj_idx = state.obj_id_to_idx(obj_id)
     return set(state.point_inputs_per_obj[obj_idx]) | set(state.mask_inputs_per_obj[obj_idx])
+
+
+def conditioning_frames(session: TrackingSession, obj_id: int) -> set[int]:
+    """The frames whose output for ``obj_id`` is a conditioning (prompted) one."""
+    state = session._state
+    return set(state.output_dict_per_obj[state.obj_id_to_idx(obj_id)]["cond_frame_outputs"])
 
 
 def image_model_of(model: torch.nn.Module) -> torch.nn.Module:

@@ -62,8 +62,11 @@ _PREDICTOR_KEYWORDS = frozenset(
         "stability_score_offset", "box_nms_thresh", "crop_n_layers", "crop_nms_thresh",
         "crop_overlap_ratio", "crop_n_points_downscale_factor", "point_grids",
         "min_mask_region_area", "output_mode", "use_m2m", "multimask_output",
+        # the hub download's (this package's addition to build_sam2_hf)
+        "cache_dir", "revision", "token", "local_files_only",
     }
 )  # fmt: skip
+_HUB_KEYWORDS = ("cache_dir", "revision", "token", "local_files_only")
 _warned: set[str] = set()
 
 
@@ -146,7 +149,8 @@ def build_sam2_hf(model_id: str, **kwargs: Any) -> torch.nn.Module:
 
     ``model_id`` is one of ``HF_MODEL_ID_TO_FILENAMES`` (``"facebook/sam2.1-hiera-large"``):
     its ``.pt`` file is downloaded (or read from the Hugging Face cache) and built as the
-    original builds it. Any other hub id or local folder of a transformers SAM 2 checkpoint
+    original builds it. ``cache_dir``, ``revision``, ``token`` and ``local_files_only`` go to
+    the download. Any other hub id or local folder of a transformers SAM 2 checkpoint
     is loaded directly (then ``hydra_overrides_extra`` cannot apply).
     """
     config_name, ckpt_path = _hf_checkpoint(model_id, kwargs)
@@ -219,8 +223,9 @@ def _hf_checkpoint(model_id: str, kwargs: dict[str, Any]) -> tuple[str | None, s
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     config_name, filename = HF_MODEL_ID_TO_FILENAMES[model_id]
+    hub = {key: kwargs[key] for key in _HUB_KEYWORDS if kwargs.get(key) is not None}
     try:
-        return config_name, hf_hub_download(repo_id=model_id, filename=filename)
+        return config_name, hf_hub_download(repo_id=model_id, filename=filename, **hub)
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
         raise ModelNotAvailableError(
             f"{filename} of {model_id!r} could not be loaded: it is not in the local Hugging "
@@ -239,7 +244,9 @@ def _transformers_model(model_id: str, task: str, kwargs: dict[str, Any]) -> tor
             f"({', '.join(HF_MODEL_ID_TO_FILENAMES)}), not to the transformers checkpoint "
             f"{model_id!r}"
         )
-    loaded = load_model(model_id, task=task, device=kwargs.get("device", "cuda"), dtype="fp32")  # type: ignore[arg-type]
+    hub = {key: kwargs[key] for key in _HUB_KEYWORDS if kwargs.get(key) is not None}
+    device = kwargs.get("device", "cuda")
+    loaded = load_model(model_id, task=task, device=device, dtype="fp32", **hub)  # type: ignore[arg-type]
     model: Any = loaded.model
     if not kwargs.get("apply_postprocessing", True):
         model.mask_decoder.dynamic_multimask_via_stability = False
