@@ -11,6 +11,8 @@ import torch
 from PIL import Image
 
 pytest.importorskip("sam2")
+# The original builds its image transforms with torch.jit.script, which torch now deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
 
 from original_sam2 import (  # noqa: E402
     CONFIG,
