@@ -123,8 +123,9 @@ def build_sam2_video_predictor(
 
     Arguments as ``build_sam2``'s. ``apply_postprocessing=True`` (the default, and the only
     setting transformers reproduces) also binarises the memories of clicked frames and fills
-    holes of up to 8 low-res pixels in the output masks (``++model.fill_hole_area=0`` turns
-    that off). ``vos_optimized`` (``torch.compile``) changes speed only and is ignored.
+    holes of up to 8 low-res pixels in the output masks; as in the original, those overrides
+    come after ``hydra_overrides_extra``, and ``predictor.fill_hole_area = 0`` turns hole
+    filling off. ``vos_optimized`` (``torch.compile``) changes speed only and is ignored.
 
     Returns:
         A ``SAM2VideoPredictor``.

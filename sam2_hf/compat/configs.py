@@ -258,8 +258,11 @@ for _path in BUILTIN_CONFIGS:
     _version, _size = _stem.split("_hiera_")
     for _word in (_size, _SIZE_WORDS[_size], _SIZE_WORDS[_size].replace("_", "-")):
         _ALIASES[f"{_version}_hiera_{_word}"] = _path
-for _short, _size in (("tiny", "t"), ("small", "s"), ("base-plus", "b+"), ("large", "l")):
-    _ALIASES[_short] = f"configs/sam2.1/sam2.1_hiera_{_size}.yaml"
+# This package's short names, accepted as they are (not as file names).
+_SHORT_NAMES = {
+    short: f"configs/sam2.1/sam2.1_hiera_{size}.yaml"
+    for short, size in (("tiny", "t"), ("small", "s"), ("base-plus", "b+"), ("large", "l"))
+}
 
 
 def known_config_names() -> list[str]:
@@ -274,9 +277,9 @@ def resolve_config_name(name: str) -> str | None:
         >>> resolve_config_name("sam2.1_hiera_s")
         'configs/sam2.1/sam2.1_hiera_s.yaml'
     """
-    key = name.strip().replace("\\", "/")
-    key = key.removeprefix("/")
-    key = key.split("/")[-1]
+    if name.strip() in _SHORT_NAMES:
+        return _SHORT_NAMES[name.strip()]
+    key = name.strip().replace("\\", "/").split("/")[-1]
     key = key.removesuffix(".yaml").removesuffix(".pt")
     return _ALIASES.get(key)
 
@@ -300,12 +303,12 @@ def load_meta_config(config: str | os.PathLike[str] | Mapping[str, Any]) -> tupl
             f"config must be a config name, a YAML path or a dict, got {type(config).__name__}"
         )
     text = os.fspath(config)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") and path.is_file():  # a file wins over a name
+        return str(path), {**_CONSTRUCTOR_DEFAULTS, **_read_yaml_model(path)}
     builtin = resolve_config_name(text) if isinstance(text, str) else None
     if builtin is not None:
         return builtin, dict(BUILTIN_CONFIGS[builtin])
-    path = Path(text)
-    if path.suffix in (".yaml", ".yml") and path.is_file():
-        return str(path), {**_CONSTRUCTOR_DEFAULTS, **_read_yaml_model(path)}
     known = ", ".join(repr(name) for name in BUILTIN_CONFIGS)
     raise ValueError(
         f"config {text!r} is not a known SAM 2 config and not an existing YAML file. Known "
