@@ -101,8 +101,8 @@ def loaded_from(model: Any, task: str) -> LoadedModel:
             )
         return model
     inner = getattr(model, "model", None)
-    if inner is not None and not isinstance(model, torch.nn.Module):
-        model = inner  # a compat predictor, or a native Sam2Predictor / VideoTracker
+    if isinstance(inner, torch.nn.Module) and not hasattr(model, "config"):
+        model = inner  # a compat or native predictor / tracker holding the model
     if not isinstance(model, torch.nn.Module) or not hasattr(model, "config"):
         raise TypeError(
             "expected a model from build_sam2 / build_sam2_video_predictor or a transformers "

@@ -36,8 +36,10 @@ SHRINK = [
     "++model.memory_encoder.fuser.layer.dim=128",
 ]
 CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
+pytestmark = pytest.mark.filterwarnings("ignore:no checkpoint given:UserWarning")
 
 
+@pytest.mark.filterwarnings("default:no checkpoint given:UserWarning")
 def test_no_checkpoint_builds_random_weights_with_a_warning() -> None:
     with pytest.warns(UserWarning, match="random weights"):
         model = build_sam2(CONFIG, device="cpu", hydra_overrides_extra=SHRINK)
@@ -113,6 +115,13 @@ def test_video_predictor_settings() -> None:
         )
     # As in the original, apply_postprocessing's overrides come after the caller's.
     assert predictor.fill_hole_area == 8
+    # The original's video predictor is a model too: image predictors take it.
+    image_predictor = SAM2ImagePredictor(predictor)
+    assert type(image_predictor.model) is Sam2Model
+    assert (
+        image_predictor.model.mask_decoder.iou_token.weight.data_ptr()
+        == predictor.model.mask_decoder.iou_token.weight.data_ptr()
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="tests the message on a machine without CUDA")

@@ -23,6 +23,9 @@ from sam2_hf.compat.checkpoints import (
 )
 from sam2_hf.compat.configs import BUILTIN_CONFIGS, VIDEO_POSTPROCESSING, apply_overrides
 
+# The original builds its image transforms with torch.jit.script, which torch now deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+
 # ------------------------------------------------------------ files that are not checkpoints
 
 
