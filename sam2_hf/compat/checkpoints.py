@@ -12,6 +12,7 @@ random Fourier matrix). ``load_checkpoint`` gives a ``LoadedModel`` that ``Sam2P
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -416,10 +417,13 @@ def build_model(
                 f"{hint}"
             )
     model: torch.nn.Module
-    if task == "video":
-        model = Sam2VideoModel(video_config)
-    else:
-        model = Sam2Model(image_config(video_config))
+    # Every weight is about to be replaced: skip the random initialisation (6 s for large).
+    skip = _no_init_weights() if state_dict is not None else contextlib.nullcontext()
+    with skip:
+        if task == "video":
+            model = Sam2VideoModel(video_config)
+        else:
+            model = Sam2Model(image_config(video_config))
     if state_dict is not None:
         converted = convert_state_dict(state_dict)
         wanted = model.state_dict()
@@ -430,6 +434,14 @@ def build_model(
             {key: value.to(torch.float32) for key, value in converted.items()}, strict=True
         )
     return model.eval()
+
+
+def _no_init_weights() -> contextlib.AbstractContextManager[Any]:
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # moved in another transformers release: initialise, then overwrite
+        return contextlib.nullcontext()
+    return no_init_weights()
 
 
 def _check_shapes(
