@@ -1,0 +1,127 @@
+"""Every use the compatibility layer makes of sam2_hf's own internals, in one place.
+
+The compat classes are built on the public ``Sam2Predictor``, ``MaskGenerator`` and
+``VideoTracker``. Where they need more than those give, they come here:
+
+- ``encode``: the image engine's batch encoder (``Sam2Predictor._encode``), for the original's
+  ``_features`` and for decoding in the original's candidate order;
+- ``frame_logits``: a tracking session's low-res mask logits per object on a frame (the
+  original returns logits, the public ``FrameMasks`` holds binary masks);
+- ``prompted_frames`` / ``conditioning_frames``: which frames hold an object's prompts and
+  conditioning outputs (the original's ``remove_object`` and ``propagate_in_video`` read them);
+- ``session_state``: the transformers inference session behind a ``TrackingSession``.
+
+``tests/compat/test_compat_internals.py`` fails if any of these moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from numpy.typing import NDArray
+from transformers import Sam2Config, Sam2Model, Sam2VideoModel
+
+from ..engine.loading import LoadedModel
+from ..image.predictor import Sam2Predictor
+from ..video.tracker import TrackingSession
+from .checkpoints import image_config, make_processor
+
+
+def encode(predictor: Sam2Predictor, images: Sequence[NDArray[Any]]) -> list[torch.Tensor]:
+    """Vision-encode (H, W, 3) images in one forward: feature levels, batch first,
+    high resolution first (``Sam2Model.get_image_embeddings``)."""
+    return list(predictor._encode(list(images)).embeddings)
+
+
+def session_state(session: TrackingSession) -> Any:
+    """The ``Sam2VideoInferenceSession`` of a tracking session."""
+    return session._state
+
+
+def frame_logits(session: TrackingSession, frame_idx: int) -> dict[int, torch.Tensor]:
+    """Each object's stored low-res mask logits (1, 1, h, w) on ``frame_idx``, by object id;
+    objects with no output on that frame are left out."""
+    state = session._state
+    found: dict[int, torch.Tensor] = {}
+    for obj_id in state.obj_ids:
+        outputs = state.output_dict_per_obj[state.obj_id_to_idx(obj_id)]
+        out = outputs["cond_frame_outputs"].get(frame_idx)
+        if out is None:
+            out = outputs["non_cond_frame_outputs"].get(frame_idx)
+        if out is not None and "pred_masks" in out:
+            found[obj_id] = out["pred_masks"]
+    return found
+
+
+def prompted_frames(session: TrackingSession, obj_id: int) -> set[int]:
+    """The frames on which ``obj_id`` has point or mask prompts."""
+    state = session._state
+    obj_idx = state.obj_id_to_idx(obj_id)
+    return set(state.point_inputs_per_obj[obj_idx]) | set(state.mask_inputs_per_obj[obj_idx])
+
+
+def conditioning_frames(session: TrackingSession, obj_id: int) -> set[int]:
+    """The frames whose output for ``obj_id`` is a conditioning (prompted) one."""
+    state = session._state
+    return set(state.output_dict_per_obj[state.obj_id_to_idx(obj_id)]["cond_frame_outputs"])
+
+
+def image_model_of(model: torch.nn.Module) -> torch.nn.Module:
+    """The image model (``Sam2Model``) of a video model, sharing its tensors (nothing copied)."""
+    if not isinstance(model, Sam2VideoModel):
+        return model
+    config: Sam2Config = image_config(model.config)
+    with torch.device("meta"):
+        image = Sam2Model(config)
+    wanted = image.state_dict()
+    shared = {key: value for key, value in model.state_dict().items() if key in wanted}
+    image.load_state_dict(shared, assign=True, strict=True)
+    if any(t.is_meta for t in [*image.parameters(), *image.buffers()]):
+        # A buffer outside the state dict stayed unbuilt: build the model for real.
+        image = Sam2Model(config)
+        image.load_state_dict(shared, strict=True)
+    image.train(model.training)
+    return image
+
+
+def loaded_from(model: Any, task: str) -> LoadedModel:
+    """A ``LoadedModel`` for the model a compat class was given: what ``build_sam2`` returns
+    (a transformers ``Sam2Model``), a ``Sam2VideoModel``, a ``LoadedModel``, or a predictor
+    holding one of these in ``.model``."""
+    if isinstance(model, LoadedModel):
+        if task == "image" and isinstance(model.model, Sam2VideoModel):
+            return LoadedModel(
+                image_model_of(model.model),
+                make_processor(_image_size(model.model), "image"),
+                model.device,
+                model.dtype,
+                model.source,
+            )
+        return model
+    inner = getattr(model, "model", None)
+    if isinstance(inner, torch.nn.Module) and not hasattr(model, "config"):
+        model = inner  # a compat or native predictor / tracker holding the model
+    if not isinstance(model, torch.nn.Module) or not hasattr(model, "config"):
+        raise TypeError(
+            "expected a model from build_sam2 / build_sam2_video_predictor or a transformers "
+            f"Sam2Model / Sam2VideoModel, got {type(model).__name__}"
+        )
+    if task == "image":
+        model = image_model_of(model)
+    elif not isinstance(model, Sam2VideoModel):
+        raise TypeError(
+            "video tracking needs a video model (from build_sam2_video_predictor), got "
+            f"{type(model).__name__}"
+        )
+    device = next(model.parameters()).device
+    # float32 weights and compute, as the original: mixed precision comes from the caller's
+    # torch.autocast, as in its notebooks.
+    processor = make_processor(_image_size(model), "image" if task == "image" else "video")
+    return LoadedModel(model, processor, device, torch.float32, "model")
+
+
+def _image_size(model: torch.nn.Module) -> int:
+    config: Any = model.config
+    return int(config.prompt_encoder_config.image_size)
