@@ -169,6 +169,9 @@ class LoadOptions(TypedDict, total=False):
         cache_dir: the hub cache folder (default: ``$HF_HOME/hub``).
         local_files_only: never download; read the local cache only.
         token: a hub token for gated or private repositories.
+        config: for an original sam2 ``.pt`` checkpoint, Meta's config name
+            (``"sam2.1_hiera_s"``, ``"configs/sam2.1/sam2.1_hiera_s.yaml"``) or a YAML file;
+            None picks the released config whose shapes the checkpoint has.
     """
 
     device: str | torch.device | None
@@ -177,6 +180,7 @@ class LoadOptions(TypedDict, total=False):
     cache_dir: str | os.PathLike[str] | None
     local_files_only: bool
     token: str | bool | None
+    config: str | os.PathLike[str] | None
 
 
 @dataclass
@@ -243,8 +247,12 @@ def load_model(
     ``local_files_only=True``) only the cache is read; with no network the hub is tried once,
     without retries.
 
+    An original sam2 checkpoint (``"sam2.1_hiera_small.pt"``, or one fine-tuned with Meta's
+    training code) loads too, with ``config=`` naming its architecture when it is not one
+    of the released shapes (see ``sam2_hf.compat.checkpoints.load_checkpoint``).
+
     Args:
-        model: short name, hub id or local folder (see ``resolve_model_name``).
+        model: short name, hub id, local folder or ``.pt`` file (see ``resolve_model_name``).
         task: ``"image"`` or ``"video"``.
         **options: ``LoadOptions``: ``device`` and ``dtype`` (see ``resolve_device`` and
             ``resolve_dtype``); ``revision``, ``cache_dir``, ``local_files_only`` and
@@ -266,6 +274,22 @@ def load_model(
         raise TypeError(
             f"unknown loading option(s) {sorted(unknown)}; the options are "
             f"{sorted(LoadOptions.__annotations__)}"
+        )
+    if isinstance(model, str | os.PathLike) and os.fspath(model).endswith((".pt", ".pth")):
+        # A checkpoint of the original sam2 (Meta's releases, or its training code's output).
+        from ..compat.checkpoints import load_checkpoint
+
+        return load_checkpoint(
+            model,
+            options.get("config"),
+            task=task,
+            device=options.get("device"),
+            dtype=options.get("dtype"),
+        )
+    if options.get("config") is not None:
+        raise ValueError(
+            "config= names the architecture of an original sam2 .pt checkpoint; "
+            f"{os.fspath(model)!r} is not one (its config.json says what it is)"
         )
     source = resolve_model_name(model)
     torch_device = resolve_device(options.get("device"))

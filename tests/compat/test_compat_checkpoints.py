@@ -225,3 +225,38 @@ def test_convert_refuses_to_overwrite(original, tiny_yaml: Path, tmp_path: Path)
     convert_checkpoint(original.checkpoint, target, tiny_yaml, overwrite=True)
     assert not (target / "keep.txt").exists() and (target / "model.safetensors").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_native_classes_load_a_pt_by_path(original, tiny_yaml: Path) -> None:
+    """``from_pretrained("x.pt", config=...)`` is ``load_checkpoint``: the same masks."""
+    from original_sam2 import test_image
+
+    image = test_image()
+    native = Sam2Predictor.from_pretrained(original.checkpoint, config=tiny_yaml, device="cpu")
+    direct = Sam2Predictor(load_checkpoint(original.checkpoint, tiny_yaml, device="cpu"))
+    for predictor in (native, direct):
+        predictor.set_image(image)
+    np.testing.assert_array_equal(
+        native.predict(box=(15, 5, 55, 35)).masks, direct.predict(box=(15, 5, 55, 35)).masks
+    )
+    tracker = VideoTracker.from_pretrained(original.checkpoint, config=tiny_yaml, device="cpu")
+    assert isinstance(tracker.model, Sam2VideoModel)
+    with pytest.raises(ValueError, match="config= names the architecture of an original"):
+        Sam2Predictor.from_pretrained("tiny", config=tiny_yaml)
+
+
+def test_cli_convert_writes_a_folder_every_class_loads(
+    original, tiny_yaml: Path, tmp_path: Path, capsys
+) -> None:
+    from sam2_hf.cli import main
+
+    out = tmp_path / "converted"
+    args = ["convert", str(original.checkpoint), str(out), "--config", str(tiny_yaml)]
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {out}"
+    assert Sam2Predictor.from_pretrained(out, device="cpu").model is not None
+    with pytest.raises(SystemExit) as exit_info:  # not empty now
+        main(args)
+    assert exit_info.value.code == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "-q"]) == 0
