@@ -8,6 +8,7 @@ against transformers' own; and the errors a user sees when the internals are mis
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -186,9 +187,10 @@ def test_a_missing_method_names_the_installed_and_supported_versions(
     monkeypatch.setattr(transformers, "__version__", "5.26.0")
     monkeypatch.delattr(Sam2VideoModel, "_encode_new_memory")
     expected = (
-        r"sam2-hf supports transformers >=5\.0,<5\.25; installed 5\.26\.0: "
-        r"Sam2VideoModel has no method _encode_new_memory"
+        f"sam2-hf supports transformers {re.escape(contract.SUPPORTED_TRANSFORMERS)}; "
+        r"installed 5\.26\.0: Sam2VideoModel has no method _encode_new_memory"
     )
+    assert contract.SUPPORTED_TRANSFORMERS.startswith(">=5.")  # the message reads as a range
     with pytest.raises(contract.UnsupportedTransformersError, match=expected):
         VideoTracker(loaded(model, processor))
 
