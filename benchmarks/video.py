@@ -113,7 +113,7 @@ def run_tracker(tracker: VideoTracker, clip: list[np.ndarray], objects: int) -> 
     session = tracker.open(clip)
     start = time.perf_counter()
     for obj_id in range(1, objects + 1):
-        session.add(frame=0, obj_id=obj_id, points=[PROMPTS[obj_id - 1]])
+        session.add(frame_idx=0, obj_id=obj_id, points=[PROMPTS[obj_id - 1]])
     for _ in session.propagate():
         pass
     return time.perf_counter() - start

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 VideoInput = str | os.PathLike | Sequence[Any]
+#: ``progress=None`` shows a bar when there are at least this many steps (frames, batches).
+PROGRESS_MIN_STEPS = 10
 
 
 def require_av() -> ModuleType:
@@ -60,7 +62,8 @@ class Frames(Sequence[NDArray[Any]]):
             raise ValueError(f"video {name} has no frames")
         self._items = list(items)
         self.name = name
-        self.size: tuple[int, int] = tuple(self._load(0).shape[:2])  # type: ignore[assignment]
+        first = self._load(0)
+        self.size: tuple[int, int] = (int(first.shape[0]), int(first.shape[1]))
 
     def _load(self, index: int) -> NDArray[Any]:
         item = self._items[index]
@@ -100,7 +103,8 @@ def read_frames(video: VideoInput) -> Frames:
 
     Raises:
         FileNotFoundError: the path does not exist.
-        ValueError: no frames, frames of different sizes, an unreadable file.
+        ValueError: no frames, frames of different sizes, an unreadable file, a path to a
+            single image (segment it with ``sam2_hf.segment`` / ``sam2-hf segment``).
     """
     if isinstance(video, (str, os.PathLike)):
         path = Path(video)
@@ -109,6 +113,7 @@ def read_frames(video: VideoInput) -> Frames:
         if path.is_dir():
             files = _frame_files(path)
             return Frames(files, repr(str(path)))
+        _reject_single_image(path)
         return Frames(list(_decode(path)), repr(str(path)))
     if isinstance(video, np.ndarray) and video.ndim == 4:
         video = list(video)
@@ -128,11 +133,36 @@ def read_frames(video: VideoInput) -> Frames:
 
 
 def iter_frames(video: VideoInput) -> Iterator[NDArray[Any]]:
-    """Yield a video's frames one at a time without holding them all (for streaming)."""
+    """Yield a video's frames one at a time without holding them all (for streaming).
+
+    Raises:
+        ValueError: as ``read_frames``.
+    """
     if isinstance(video, (str, os.PathLike)) and Path(video).is_file():
+        _reject_single_image(Path(video))
         yield from _decode(Path(video))
     else:
         yield from read_frames(video)
+
+
+def _reject_single_image(path: Path) -> None:
+    """A still image is not a video of one frame: say what to use instead.
+
+    Multi-frame images (animated GIF / WebP, multi-page TIFF) are decoded as videos.
+    """
+    if path.suffix.lower() not in Image.registered_extensions():
+        return
+    try:
+        with Image.open(path) as image:
+            frames = getattr(image, "n_frames", 1)
+    except (OSError, ValueError):  # not readable as an image: let the video decoder say why
+        return
+    if frames == 1:
+        raise ValueError(
+            f"{str(path)!r} is a single image, not a video: segment it with "
+            "sam2_hf.segment(...) or `sam2-hf segment`; to track, give a video file, a folder "
+            "of frames or a list of images"
+        )
 
 
 def _frame_files(folder: Path) -> list[Path]:
@@ -149,7 +179,7 @@ def _decode(path: Path) -> Iterator[NDArray[np.uint8]]:
     av = require_av()
     try:
         container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as error:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, OSError) as error:
         raise ValueError(f"video file {str(path)!r} cannot be read as a video: {error}") from None
     with container:
         if not container.streams.video:
@@ -161,11 +191,21 @@ def _decode(path: Path) -> Iterator[NDArray[np.uint8]]:
 # ------------------------------------------------------------------ outputs
 
 
-def progress(iterable: Iterable[Any], *, total: int, desc: str, show: bool | None) -> Any:
-    """A tqdm bar over frames; ``show=None`` shows it only when stderr is a terminal."""
-    return tqdm(
-        iterable, total=total, desc=desc, unit="frame", disable=None if show is None else not show
-    )
+def progress(
+    iterable: Iterable[Any], *, total: int, desc: str, show: bool | None, unit: str = "frame"
+) -> Any:
+    """A progress bar over ``iterable``: tqdm.auto's, a widget in Jupyter / Colab, text elsewhere.
+
+    Args:
+        iterable: what to go through.
+        total: its length.
+        desc: the bar's label.
+        show: True always, False never, None when ``total >= PROGRESS_MIN_STEPS`` (short work
+            stays quiet; long work shows progress, in a notebook too).
+        unit: what one step is.
+    """
+    enabled = total >= PROGRESS_MIN_STEPS if show is None else bool(show)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled)
 
 
 def label_image(result: FrameMasks, size: tuple[int, int]) -> NDArray[np.uint8]:
@@ -206,12 +246,24 @@ def save_mask_pngs(
     return written
 
 
-def overlay(frame: NDArray[Any], result: FrameMasks, *, alpha: float = 0.5) -> NDArray[np.uint8]:
+def overlay_frame(
+    frame: NDArray[Any], result: FrameMasks, *, alpha: float = 0.5
+) -> NDArray[np.uint8]:
     """A new uint8 RGB frame with each object's mask tinted in its colour (``sam2_hf.overlay``'s
-    colours, so an object id looks the same in image and video overlays)."""
+    colours, so an object id looks the same in image and video overlays).
+
+    Args:
+        frame: (H, W, 3) frame, uint8 or float in [0, 1].
+        result: the frame's tracked masks, (H, W) each.
+        alpha: opacity of the tint.
+    """
     if not result.masks:
-        return draw_overlay(frame, np.zeros((0, *frame.shape[:2]), bool))
-    return draw_overlay(frame, result.stack(), obj_ids=result.obj_ids, alpha=alpha, contours=False)
+        drawn = draw_overlay(frame, np.zeros((0, *frame.shape[:2]), bool))
+    else:
+        drawn = draw_overlay(
+            frame, result.stack(), obj_ids=result.obj_ids, alpha=alpha, contours=False
+        )
+    return np.asarray(drawn, dtype=np.uint8)  # an array in, an array out: no copy
 
 
 def write_overlay(
@@ -233,7 +285,7 @@ def write_overlay(
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    images = (overlay(f, r, alpha=alpha) for f, r in zip(frames, results, strict=True))
+    images = (overlay_frame(f, r, alpha=alpha) for f, r in zip(frames, results, strict=True))
     if suffix == ".gif":
         pictures = [Image.fromarray(image) for image in images]
         if not pictures:
@@ -264,3 +316,7 @@ def write_overlay(
             raise ValueError("no frames to write")
         container.mux(stream.encode())
     return target
+
+
+# The first release's name (it clashed with ``sam2_hf.overlay``, which draws image masks).
+overlay = overlay_frame

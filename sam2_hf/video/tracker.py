@@ -3,7 +3,11 @@
 ``tracker.open(video)`` tracks a whole video (prompts on any frame, propagation forward,
 backward or both); ``tracker.stream()`` takes frames one at a time and keeps only what the
 memory bank reads. Both run transformers' ``Sam2VideoModel`` with the original
-``SAM2VideoPredictor``'s rules where the two differ (see ``_OriginalRules``).
+``SAM2VideoPredictor``'s rules where the two differ: a correction click feeds the previous
+mask back, a prompt runs and re-encodes only its object, a mask prompt decodes one mask,
+and a prompted frame's memory comes from its low-res mask (``engine.video_contract.prompt_step``
+says how). Everything that reaches into transformers' internals is in
+``sam2_hf.engine.video_contract``; this module calls only its functions.
 """
 
 from __future__ import annotations
@@ -11,176 +15,24 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from numpy.typing import ArrayLike
 from PIL import Image
-from transformers import Sam2VideoInferenceSession
+from transformers import Sam2VideoInferenceSession, Sam2VideoProcessor
 from typing_extensions import Unpack
 
+from ..engine import video_contract as contract
 from ..engine.loading import LoadedModel, LoadOptions, autocast, load_model
 from ..formats.masks import clean_mask_logits
-from ..inputs import ImageInput, as_boxes, as_points, load_image
+from ..inputs import ImageInput, as_boxes, as_points, check_int, load_image
 from ..results import FrameMasks
 from .io import VideoInput, iter_frames, progress, read_frames, save_mask_pngs, write_overlay
 
-# The original clamps a previous mask's logits before feeding them back as a mask prompt.
-_PREV_LOGIT_CLAMP = 32.0
 # The original fills holes with this small positive score (sam2.utils.misc).
 _HOLE_FILL_SCORE = 0.1
-
-
-# --------------------------------------------------------------------------------------------
-# Where transformers' Sam2VideoModel and the original SAM2VideoPredictor differ, and the fix.
-# Everything that reaches into transformers' private methods is in this class; the tests in
-# tests/test_video.py ("original rules") fail if those methods change underneath.
-
-
-class _OriginalRules:
-    """Mixed into the loaded ``Sam2VideoModel`` (see ``_with_original_rules``).
-
-    Prompts go through ``prompt_step`` instead of ``forward``, which brings four of the
-    original's rules back:
-
-    1. A click on a frame that already has an output for the object feeds the previous
-       low-res logits, clamped to +-32, as a mask prompt with the click
-       (``prev_sam_mask_logits``; transformers' ``forward`` never passes them).
-    2. Only the prompted object runs and gets a new memory. transformers' ``forward`` re-runs
-       every object on the frame and encodes all their memories with ``is_mask_from_pts``,
-       binarising the untouched objects' memories.
-    3. A mask prompt makes its object pointer with a single-mask decoder pass
-       (transformers: ``multimask_output=True``). Done by the ``_use_mask_as_output``
-       override below.
-    4. The memory of a prompted frame is encoded from its 256x256 (image_size / 4) mask
-       upsampled to image_size and binarised, as the original's ``propagate_in_video_preflight``
-       does; transformers stores a mask prompt's full-resolution input instead.
-
-    ``track_step`` runs transformers' ``forward`` for a tracked frame (there the two agree)
-    and then stores the hole-filled low-res masks as the original does (they become the
-    mask prompt of a later correction click), dropping the full-size masks that only the
-    memory encoder needed.
-    """
-
-    _single_mask_decode = False
-
-    def _use_mask_as_output(self, *args: Any, **kwargs: Any) -> Any:  # fix 3
-        self._single_mask_decode = True
-        try:
-            return super()._use_mask_as_output(*args, **kwargs)  # type: ignore[misc]
-        finally:
-            self._single_mask_decode = False
-
-    def _single_frame_forward(self, *args: Any, **kwargs: Any) -> Any:
-        if self._single_mask_decode:
-            kwargs["multimask_output"] = False
-        return super()._single_frame_forward(*args, **kwargs)  # type: ignore[misc]
-
-    def prompt_step(
-        self,
-        session: Sam2VideoInferenceSession,
-        frame_idx: int,
-        obj_id: int,
-        *,
-        fill_hole_area: int,
-        correction_as_cond: bool = False,
-        streaming: bool = False,
-    ) -> None:
-        """Run one object's new prompt on one frame and store its output and memory.
-
-        ``correction_as_cond`` is the original's ``add_all_frames_to_correct_as_cond``.
-        """
-        model: Any = self
-        obj_idx = session.obj_id_to_idx(obj_id)
-        point_inputs = session.point_inputs_per_obj[obj_idx].get(frame_idx)
-        mask_inputs = session.mask_inputs_per_obj[obj_idx].get(frame_idx)
-        if obj_id in session.obj_with_new_inputs:
-            session.obj_with_new_inputs.remove(obj_id)
-        tracked = session.frames_tracked_per_obj[obj_idx]
-        is_init_cond_frame = frame_idx not in tracked
-        reverse = False if is_init_cond_frame else tracked[frame_idx]["reverse"]
-        outputs = session.output_dict_per_obj[obj_idx]
-        previous = outputs["cond_frame_outputs"].get(frame_idx) or outputs[
-            "non_cond_frame_outputs"
-        ].get(frame_idx)
-        prev_logits = None
-        if point_inputs is not None and previous is not None:  # fix 1
-            prev_logits = previous["pred_masks"].to(session.inference_device)
-            prev_logits = prev_logits.clamp(-_PREV_LOGIT_CLAMP, _PREV_LOGIT_CLAMP)
-        out = model._run_single_frame_inference(
-            inference_session=session,
-            frame_idx=frame_idx,
-            obj_idx=obj_idx,  # fix 2: this object only
-            batch_size=1,
-            is_init_cond_frame=is_init_cond_frame,
-            point_inputs=point_inputs,
-            mask_inputs=mask_inputs,
-            reverse=reverse,
-            prev_sam_mask_logits=prev_logits,
-            streaming=streaming,
-        )
-        out.pop("high_res_masks")
-        out["pred_masks"] = _fill_holes(out["pred_masks"], fill_hole_area)
-        # fix 4: memory from the low-res mask, upsampled and binarised.
-        high_res = F.interpolate(
-            out["pred_masks"].float(),
-            size=(model.image_size, model.image_size),
-            mode="bilinear",
-            align_corners=False,
-        )
-        vision_feats, _ = model._prepare_vision_features(session, frame_idx, batch_size=1)
-        maskmem, maskmem_pos = model._encode_new_memory(
-            current_vision_feats=vision_feats[-1],
-            pred_masks_high_res=high_res,
-            object_score_logits=out["object_score_logits"],
-            is_mask_from_pts=True,
-        )
-        out["maskmem_features"], out["maskmem_pos_enc"] = maskmem, maskmem_pos
-        is_cond = is_init_cond_frame or correction_as_cond
-        session.store_output(obj_idx, frame_idx, output_value=out, is_conditioning_frame=is_cond)
-        if is_cond:
-            # As the original's preflight: a conditioning output replaces a tracked one.
-            outputs["non_cond_frame_outputs"].pop(frame_idx, None)
-
-    def track_step(
-        self,
-        session: Sam2VideoInferenceSession,
-        frame_idx: int,
-        *,
-        reverse: bool,
-        fill_hole_area: int,
-        frame: torch.Tensor | None = None,
-    ) -> None:
-        """Track every object onto one frame (``frame`` is the new frame when streaming)."""
-        self(session, frame_idx=frame_idx, reverse=reverse, frame=frame)  # type: ignore[operator]
-        for outputs in session.output_dict_per_obj.values():
-            out = outputs["cond_frame_outputs"].get(frame_idx)
-            if out is None:
-                out = outputs["non_cond_frame_outputs"][frame_idx]
-            out.pop("high_res_masks", None)
-            out["pred_masks"] = _fill_holes(out["pred_masks"], fill_hole_area)
-
-
-_RULED_CLASSES: dict[type, type] = {}
-
-
-def _with_original_rules(model: torch.nn.Module) -> Any:
-    """Give the loaded model ``_OriginalRules`` (a subclass swap: no weights move or copy)."""
-    base = type(model)
-    if isinstance(model, _OriginalRules):
-        return model
-    for name in ("_run_single_frame_inference", "_use_mask_as_output", "_encode_new_memory"):
-        if not hasattr(base, name):
-            raise TypeError(
-                f"{base.__name__} is not a SAM 2 video model (no {name}); load a sam2_video "
-                "checkpoint with task='video'"
-            )
-    if base not in _RULED_CLASSES:
-        _RULED_CLASSES[base] = type(f"{base.__name__}WithOriginalRules", (_OriginalRules, base), {})
-    model.__class__ = _RULED_CLASSES[base]
-    return model
 
 
 def _fill_holes(pred_masks: torch.Tensor, max_area: int) -> torch.Tensor:
@@ -202,7 +54,7 @@ class VideoTracker:
     Example:
         >>> tracker = VideoTracker.from_pretrained("tiny")  # doctest: +SKIP
         >>> session = tracker.open("clip.mp4")  # doctest: +SKIP
-        >>> session.add(frame=0, obj_id=1, points=[(210, 350)], labels=[1])  # doctest: +SKIP
+        >>> session.add(frame_idx=0, obj_id=1, points=[(210, 350)], labels=[1])  # doctest: +SKIP
         >>> for frame_idx, masks in session.propagate():  # doctest: +SKIP
         ...     print(frame_idx, {i: m.sum() for i, m in masks.items()})
     """
@@ -233,14 +85,19 @@ class VideoTracker:
                 propagation keeps and every frame's memory reads (the SAM 2 training setting).
             offload_frames_to_cpu: keep the preprocessed frames in CPU memory (on a GPU).
             offload_state_to_cpu: keep the memory bank in CPU memory (on a GPU; slower).
-            progress: show a progress bar over frames: None = only when stderr is a terminal.
+            progress: progress bars over frames (a widget in Jupyter / Colab, text on a
+                terminal): True always, False never, None (default) when there are at least
+                ``sam2_hf.video.io.PROGRESS_MIN_STEPS`` frames to go through.
+
+        Raises:
+            TypeError: the model is not a SAM 2 video model (load it with ``task="video"``).
+            sam2_hf.engine.video_contract.UnsupportedTransformersError: the installed
+                transformers changed an internal the tracker relies on; says which versions
+                are supported.
         """
-        if isinstance(fill_hole_area, bool) or not isinstance(fill_hole_area, int):
-            raise TypeError(f"fill_hole_area must be an int, got {type(fill_hole_area).__name__}")
-        if fill_hole_area < 0:
-            raise ValueError(f"fill_hole_area must be >= 0 (0 turns it off), got {fill_hole_area}")
-        self.model = _with_original_rules(loaded.model)
-        self.processor = loaded.processor
+        fill_hole_area = check_int("fill_hole_area", fill_hole_area, minimum=0)
+        self.model = contract.check_video_model(loaded.model)
+        self.processor = cast(Sam2VideoProcessor, loaded.processor)
         self.device = loaded.device
         self.dtype = loaded.dtype
         self.fill_hole_area = fill_hole_area
@@ -313,7 +170,7 @@ class VideoTracker:
         and there.
         """
         image = load_image(frame)
-        side = int(self.model.image_size)
+        side = int(cast(Any, self.model.config).image_size)
         if image.dtype == np.uint8:
             resized = np.asarray(
                 Image.fromarray(image).resize((side, side), Image.Resampling.BICUBIC)
@@ -334,17 +191,20 @@ class VideoTracker:
         pixels = torch.from_numpy(values.astype(np.float32)).permute(2, 0, 1)
         return (pixels - self._mean) / self._std
 
-    def _new_session(self, pixels: torch.Tensor | None, size: tuple[int, int]) -> Any:
+    def _new_session(
+        self, pixels: torch.Tensor | None, size: tuple[int, int]
+    ) -> Sam2VideoInferenceSession:
         cpu = torch.device("cpu")
-        return Sam2VideoInferenceSession(
-            video=pixels,
-            video_height=size[0],
-            video_width=size[1],
-            inference_device=self.device,
-            inference_state_device=cpu if self.offload_state_to_cpu else self.device,
-            video_storage_device=cpu if self.offload_frames_to_cpu else self.device,
-            dtype=torch.float32,  # weights stay float32; autocast gives mixed precision
+        return contract.new_session(
+            pixels,
+            size,
+            device=self.device,
+            state_device=cpu if self.offload_state_to_cpu else self.device,
+            storage_device=cpu if self.offload_frames_to_cpu else self.device,
         )
+
+    def _postprocess(self, logits: torch.Tensor) -> torch.Tensor:
+        return _fill_holes(logits, self.fill_hole_area)
 
 
 class _Session:
@@ -353,7 +213,7 @@ class _Session:
     def __init__(self, tracker: VideoTracker, size: tuple[int, int] | None) -> None:
         self.tracker = tracker
         self._size = size
-        self._state: Any = None
+        self._state: Sam2VideoInferenceSession | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -365,7 +225,12 @@ class _Session:
     @property
     def obj_ids(self) -> list[int]:
         """The tracked object ids, in the order they were first prompted."""
-        return [] if self._state is None else list(self._state.obj_ids)
+        return [] if self._state is None else contract.object_ids(self._state)
+
+    def _session(self) -> Sam2VideoInferenceSession:
+        if self._state is None:
+            raise RuntimeError("Call push(frame) first: the stream has no frames yet.")
+        return self._state
 
     def _add(
         self,
@@ -387,7 +252,7 @@ class _Session:
             raise ValueError("add() needs a prompt: points, box or mask")
         if points is None and labels is not None:
             raise ValueError("labels were given without points")
-        state = self._state
+        state = self._session()
         kwargs: dict[str, Any] = {}
         if mask is not None:
             kwargs["input_masks"] = self._mask(mask)
@@ -399,7 +264,7 @@ class _Session:
                         "points must have shape (K, 2) for one object, got "
                         f"{np.shape(points)}; call add() once per object"
                     )
-                known = obj_id in state.obj_ids
+                known = obj_id in self.obj_ids
                 if not known and box is None and not (point_labels == 1).any():
                     raise ValueError(
                         f"obj_id {obj_id} is not tracked (tracked: {self.obj_ids}): a "
@@ -416,13 +281,15 @@ class _Session:
         self.tracker.processor.add_inputs_to_inference_session(
             state, frame_idx=frame_idx, obj_ids=obj_id, clear_old_inputs=clear_old_points, **kwargs
         )
-        with torch.inference_mode(), autocast(self.tracker.device, self.tracker.dtype):
-            self.tracker.model.prompt_step(
+        tracker = self.tracker
+        with torch.inference_mode(), autocast(tracker.device, tracker.dtype):
+            contract.prompt_step(
+                tracker.model,
                 state,
                 frame_idx,
                 obj_id,
-                fill_hole_area=self.tracker.fill_hole_area,
-                correction_as_cond=self.tracker.add_all_frames_to_correct_as_cond,
+                postprocess=tracker._postprocess,
+                correction_as_cond=tracker.add_all_frames_to_correct_as_cond,
                 streaming=streaming,
             )
         return self._results(frame_idx)
@@ -439,10 +306,9 @@ class _Session:
             raise ValueError("mask must hold only 0/1 or True/False values")
         return torch.from_numpy(array.astype(bool))
 
-    def _obj_idx(self, obj_id: int) -> int:
-        if self._state is None or obj_id not in self._state.obj_ids:
+    def _check_tracked(self, obj_id: int) -> None:
+        if obj_id not in self.obj_ids:
             raise ValueError(f"obj_id {obj_id!r} is not tracked; tracked ids: {self.obj_ids}")
-        return self._state.obj_id_to_idx(obj_id)
 
     def remove_object(self, obj_id: int) -> None:
         """Stop tracking ``obj_id`` and forget its prompts and memory; other objects keep theirs.
@@ -450,67 +316,35 @@ class _Session:
         Raises:
             ValueError: ``obj_id`` is not tracked.
         """
-        state = self._state
-        removed = self._obj_idx(obj_id)
-        kept_ids = [i for i in state.obj_ids if i != obj_id]
-        old_indices = [state.obj_id_to_idx(i) for i in kept_ids]
-        for name in (
-            "point_inputs_per_obj",
-            "mask_inputs_per_obj",
-            "output_dict_per_obj",
-            "frames_tracked_per_obj",
-        ):
-            per_obj = getattr(state, name)
-            per_obj.pop(removed)
-            moved = {new: per_obj.pop(old) for new, old in enumerate(old_indices)}
-            per_obj.update(moved)
-        state._obj_id_to_idx.clear()
-        state._obj_idx_to_id.clear()
-        for new, kept in enumerate(kept_ids):
-            state._obj_id_to_idx[kept] = new
-            state._obj_idx_to_id[new] = kept
-        state.obj_ids = kept_ids
+        self._check_tracked(obj_id)
+        contract.remove_object(self._session(), obj_id)
 
-    def clear_frame(self, frame: int, obj_id: int | None = None) -> None:
-        """Remove the prompts on ``frame`` (of one object, or of all when ``obj_id`` is None).
+    def clear_frame(self, frame_idx: int, obj_id: int | None = None) -> None:
+        """Remove the prompts on ``frame_idx`` (of one object, or of all when ``obj_id`` is None).
 
         As in the original, the frame's output stays as a tracked (non-prompted) result and is
         recomputed by the next propagation over it. An object left with no prompted frame
         must be prompted again or removed before the next propagation.
         """
-        frame_idx = self._frame_index(frame)
-        indices = (
-            [self._obj_idx(obj_id)]
-            if obj_id is not None
-            else [self._state.obj_id_to_idx(i) for i in self.obj_ids]
-        )
-        for obj_idx in indices:
-            self._state.point_inputs_per_obj[obj_idx].pop(frame_idx, None)
-            self._state.mask_inputs_per_obj[obj_idx].pop(frame_idx, None)
-            outputs = self._state.output_dict_per_obj[obj_idx]
-            out = outputs["cond_frame_outputs"].pop(frame_idx, None)
-            if out is not None:
-                outputs["non_cond_frame_outputs"][frame_idx] = out
-                self._state.frames_tracked_per_obj[obj_idx].pop(frame_idx, None)
+        frame_idx = self._frame_index(frame_idx)
+        if obj_id is not None:
+            self._check_tracked(obj_id)
+        state = self._session()
+        for tracked in self.obj_ids if obj_id is None else [obj_id]:
+            contract.clear_prompts(state, tracked, frame_idx)
 
     def reset(self) -> None:
         """Forget every object, prompt and result; the frames stay loaded."""
         if self._state is not None:
-            self._state.reset_tracking_data()
+            contract.reset(self._state)
 
-    def _frame_index(self, frame: int) -> int:
+    def _frame_index(self, frame_idx: int, name: str = "frame_idx") -> int:
         raise NotImplementedError
 
     def _require_prompted(self, action: str) -> None:
         if not self.obj_ids:
             raise RuntimeError(f"Call add(...) with a prompt before {action}().")
-        unprompted = [
-            obj_id
-            for obj_id in self.obj_ids
-            if not self._state.output_dict_per_obj[self._state.obj_id_to_idx(obj_id)][
-                "cond_frame_outputs"
-            ]
-        ]
+        unprompted = contract.unprompted_objects(self._session())
         if unprompted:
             raise RuntimeError(
                 f"objects {unprompted} have no prompt left; add(...) one or remove_object() "
@@ -519,20 +353,12 @@ class _Session:
 
     def _results(self, frame_idx: int) -> FrameMasks:
         """Masks at the original size for every object with an output on ``frame_idx``."""
-        state = self._state
-        ids, low_res, scores = [], [], []
-        for obj_id in state.obj_ids:
-            outputs = state.output_dict_per_obj[state.obj_id_to_idx(obj_id)]
-            out = outputs["cond_frame_outputs"].get(frame_idx)
-            if out is None:
-                out = outputs["non_cond_frame_outputs"].get(frame_idx)
-            if out is None or "pred_masks" not in out:
-                continue
-            ids.append(obj_id)
-            low_res.append(out["pred_masks"].float().cpu())
-            scores.append(float(out["object_score_logits"].reshape(-1)[0]))
-        if not ids:
+        found = contract.frame_results(self._session(), frame_idx)
+        if not found:
             return FrameMasks(frame_idx, {}, {}, {})
+        ids = [obj_id for obj_id, _, _ in found]
+        low_res = [logits for _, logits, _ in found]
+        scores = [score for _, _, score in found]
         # Sam2VideoProcessor.post_process_masks resizes once, like the original (the video
         # sub-processor's resizes twice).
         (masks,) = self.tracker.processor.post_process_masks(
@@ -558,31 +384,32 @@ class TrackingSession(_Session):
     def __len__(self) -> int:
         return self.num_frames
 
-    def _frame_index(self, frame: int) -> int:
-        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
-            raise TypeError(f"frame must be an int frame index, got {type(frame).__name__}")
-        if not 0 <= frame < self.num_frames:
+    def _frame_index(self, frame_idx: int, name: str = "frame_idx") -> int:
+        if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)):
+            raise TypeError(f"{name} must be an int frame index, got {type(frame_idx).__name__}")
+        if not 0 <= frame_idx < self.num_frames:
             raise ValueError(
-                f"frame must be a frame index in [0, {self.num_frames - 1}] "
-                f"(the video has {self.num_frames} frames), got {frame}"
+                f"{name} must be a frame index in [0, {self.num_frames - 1}] "
+                f"(the video has {self.num_frames} frames), got {frame_idx}"
             )
-        return int(frame)
+        return int(frame_idx)
 
     def add(
         self,
-        frame: int,
-        obj_id: int,
+        frame_idx: int | None = None,
+        obj_id: int | None = None,
         *,
         points: ArrayLike | None = None,
         labels: ArrayLike | None = None,
         box: ArrayLike | None = None,
         mask: ArrayLike | None = None,
         clear_old_points: bool = True,
+        frame: int | None = None,
     ) -> FrameMasks:
         """Prompt one object on one frame, or correct it there; runs the model right away.
 
         Args:
-            frame: frame index (0-based).
+            frame_idx: frame index (0-based), as ``FrameMasks.frame_idx``.
             obj_id: any int naming the object; reuse it to correct the same object.
             points: (K, 2) clicks (x, y) in pixels of the original frame.
             labels: (K,) 1 = on the object, 0 = not on it. Default: all 1.
@@ -591,6 +418,7 @@ class TrackingSession(_Session):
             clear_old_points: replace this object's earlier clicks on this frame (the
                 original's default; the previous mask still guides the new clicks).
                 False adds the clicks to them.
+            frame: the first release's name of ``frame_idx``, still accepted.
 
         A click on a frame the object was already tracked to is a correction: the frame's
         previous mask is fed back with the click, as in the original. See
@@ -601,11 +429,17 @@ class TrackingSession(_Session):
             ``FrameMasks`` of this frame for every object that has a result on it.
 
         Raises:
+            TypeError: no frame index or no obj_id, or both ``frame_idx`` and ``frame``.
             ValueError: frame outside the video, malformed prompt, mask of the wrong size, a
                 correction (only negative clicks) for an object that is not tracked.
         """
+        frame_idx = _frame_argument(frame_idx, frame)
+        if frame_idx is None:
+            raise TypeError("add() needs frame_idx, the frame to prompt on")
+        if obj_id is None:
+            raise TypeError("add() needs obj_id, the int naming the object")
         return self._add(
-            self._frame_index(frame), obj_id, points, labels, box, mask, clear_old_points, False
+            self._frame_index(frame_idx), obj_id, points, labels, box, mask, clear_old_points, False
         )
 
     def propagate(
@@ -628,18 +462,19 @@ class TrackingSession(_Session):
         Yields:
             ``FrameMasks`` in processing order: ascending frames forward, descending in
             reverse; with ``both_directions`` the forward frames come first.
+
+        Raises:
+            TypeError: ``start`` or ``max_frames`` is not an int.
+            ValueError: ``start`` outside the video, ``max_frames`` < 1.
+            RuntimeError: no object prompted, or an object left with no prompt.
         """
         if start is not None:
-            start = self._frame_index(start)
-        if max_frames is not None and (isinstance(max_frames, bool) or max_frames < 1):
-            raise ValueError(f"max_frames must be a positive int or None, got {max_frames!r}")
+            start = self._frame_index(start, "start")
+        if max_frames is not None:
+            max_frames = check_int("max_frames", max_frames, minimum=1)
         self._require_prompted("propagate")
         if start is None:
-            start = min(
-                frame
-                for outputs in self._state.output_dict_per_obj.values()
-                for frame in outputs["cond_frame_outputs"]
-            )
+            start = contract.first_prompted_frame(self._session())
         limit = self.num_frames if max_frames is None else max_frames
         forward = [(f, False) for f in range(start, min(start + limit, self.num_frames))]
         backward = [(f, True) for f in range(start, max(start - limit, -1), -1)]
@@ -651,12 +486,17 @@ class TrackingSession(_Session):
 
     def _propagate(self, order: list[tuple[int, bool]]) -> Iterator[FrameMasks]:
         tracker = self.tracker
+        state = self._session()
         for frame_idx, reverse in progress(
             order, total=len(order), desc="track", show=tracker.progress
         ):
             with torch.inference_mode(), autocast(tracker.device, tracker.dtype):
-                tracker.model.track_step(
-                    self._state, frame_idx, reverse=reverse, fill_hole_area=tracker.fill_hole_area
+                contract.track_step(
+                    tracker.model,
+                    state,
+                    frame_idx,
+                    reverse=reverse,
+                    postprocess=tracker._postprocess,
                 )
             yield self._results(frame_idx)
 
@@ -680,15 +520,15 @@ class StreamingSession(_Session):
         super().__init__(tracker, None)
         self.frames_seen = 0
         config = tracker.model.config
-        self._keep_memories = max(config.num_maskmem - 1, 1)
-        self._keep_pointers = max(config.max_object_pointers_in_encoder - 1, 1)
+        self._keep_memories = max(int(config.num_maskmem) - 1, 1)
+        self._keep_pointers = max(int(config.max_object_pointers_in_encoder) - 1, 1)
 
-    def _frame_index(self, frame: int) -> int:
+    def _frame_index(self, frame_idx: int, name: str = "frame_idx") -> int:
         latest = self.frames_seen - 1
-        if frame != latest:
+        if frame_idx != latest:
             raise ValueError(
                 f"a streaming session takes prompts on the latest pushed frame ({latest}), "
-                f"got frame {frame}"
+                f"got {name} {frame_idx}"
             )
         return latest
 
@@ -702,29 +542,31 @@ class StreamingSession(_Session):
             ``FrameMasks`` for this frame (empty before the first prompt).
         """
         image = load_image(frame)
-        if self._size is None:
-            self._size = tuple(image.shape[:2])  # type: ignore[assignment]
+        if self._state is None:
+            self._size = (int(image.shape[0]), int(image.shape[1]))
             self._state = self.tracker._new_session(None, self._size)
         elif image.shape[:2] != self._size:
             raise ValueError(
                 f"all frames must have the same size: frame {self.frames_seen} is "
                 f"{image.shape[:2]}, the first frame is {self._size}"
             )
+        state = self._state
         frame_idx = self.frames_seen
         pixels = self.tracker._preprocess(image)
         if not self.obj_ids:
-            self._state.add_new_frame(pixels, frame_idx)
+            contract.add_frame(state, pixels, frame_idx)
             self.frames_seen += 1
             self._release(frame_idx)
             return FrameMasks(frame_idx, {}, {}, {})
         self._require_prompted("push")
         tracker = self.tracker
         with torch.inference_mode(), autocast(tracker.device, tracker.dtype):
-            tracker.model.track_step(
-                self._state,
+            contract.track_step(
+                tracker.model,
+                state,
                 frame_idx,
                 reverse=False,
-                fill_hole_area=tracker.fill_hole_area,
+                postprocess=tracker._postprocess,
                 frame=pixels,
             )
         self.frames_seen += 1
@@ -741,69 +583,48 @@ class StreamingSession(_Session):
         box: ArrayLike | None = None,
         mask: ArrayLike | None = None,
         clear_old_points: bool = True,
+        frame_idx: int | None = None,
         frame: int | None = None,
     ) -> FrameMasks:
         """Prompt or correct an object on the latest pushed frame (see ``TrackingSession.add``).
+
+        ``frame_idx`` (alias ``frame``), if given, must be the latest frame's index.
 
         Raises:
             RuntimeError: no frame pushed yet.
         """
         if self.frames_seen == 0:
             raise RuntimeError("Call push(frame) before add(): prompts go on the latest frame.")
-        frame_idx = self._frame_index(self.frames_seen - 1 if frame is None else frame)
+        given = _frame_argument(frame_idx, frame)
+        frame_idx = self._frame_index(self.frames_seen - 1 if given is None else given)
         return self._add(frame_idx, obj_id, points, labels, box, mask, clear_old_points, True)
 
     @property
     def stored_frames(self) -> set[int]:
         """Indices of the frames the session still holds anything for (pixels or outputs)."""
-        state = self._state
-        if state is None:
-            return set()
-        held = set(state.processed_frames or {})
-        for outputs in state.output_dict_per_obj.values():
-            held.update(outputs["cond_frame_outputs"], outputs["non_cond_frame_outputs"])
-        return held
+        return set() if self._state is None else contract.stored_frames(self._state)
 
     @property
     def stored_bytes(self) -> int:
         """Bytes of tensors the session holds: frame pixels and per-object outputs / memories."""
-        state = self._state
-        if state is None:
-            return 0
-        total = sum(t.numel() * t.element_size() for t in (state.processed_frames or {}).values())
-        for outputs in state.output_dict_per_obj.values():
-            for per_frame in outputs.values():
-                for out in per_frame.values():
-                    total += sum(
-                        v.numel() * v.element_size()
-                        for v in out.values()
-                        if isinstance(v, torch.Tensor)
-                    )
-        return total
+        return 0 if self._state is None else contract.stored_bytes(self._state)
 
     def _release(self, latest: int) -> None:
-        state = self._state
-        for frame_idx in list(state.processed_frames):
-            if frame_idx != latest:
-                del state.processed_frames[frame_idx]
-        oldest_memory = latest + 1 - self._keep_memories
-        oldest_pointer = latest + 1 - self._keep_pointers
-        for obj_idx, outputs in state.output_dict_per_obj.items():
-            tracked = outputs["non_cond_frame_outputs"]
-            for frame_idx in list(tracked):
-                if frame_idx < oldest_pointer:
-                    del tracked[frame_idx]
-                elif frame_idx < oldest_memory:
-                    tracked[frame_idx] = {
-                        key: tracked[frame_idx][key]
-                        for key in ("object_pointer", "object_score_logits")
-                    }
-                elif frame_idx != latest:
-                    tracked[frame_idx].pop("pred_masks", None)
-            frames_tracked = state.frames_tracked_per_obj[obj_idx]
-            for frame_idx in list(frames_tracked):
-                if frame_idx != latest:
-                    del frames_tracked[frame_idx]
+        contract.release_frames(
+            self._session(),
+            latest,
+            keep_memories=self._keep_memories,
+            keep_pointers=self._keep_pointers,
+        )
+
+
+def _frame_argument(frame_idx: int | None, frame: int | None) -> int | None:
+    """``frame_idx``, or its first-release alias ``frame``; not both."""
+    if frame is None:
+        return frame_idx
+    if frame_idx is not None:
+        raise TypeError(f"give frame_idx or its alias frame, not both (got {frame_idx}, {frame})")
+    return frame
 
 
 # --------------------------------------------------------------------------------------------
@@ -827,14 +648,16 @@ def track_video(
     Args:
         video: folder of frames, video file or list of images (see ``VideoTracker.open``).
         prompts: one mapping per prompt with the arguments of ``TrackingSession.add``:
-            ``{"frame": 0, "obj_id": 1, "points": [(x, y)], "labels": [1]}`` or
-            ``{"frame": 0, "obj_id": 2, "box": (x0, y0, x1, y1)}``.
+            ``{"frame_idx": 0, "obj_id": 1, "points": [(x, y)], "labels": [1]}`` or
+            ``{"frame_idx": 0, "obj_id": 2, "box": (x0, y0, x1, y1)}`` (``"frame"`` is
+            accepted for ``"frame_idx"``).
         output_dir: write one label PNG per frame there (``00000.png``: pixel = object id).
         overlay_path: write the frames with the masks tinted on them (``.mp4`` or ``.gif``).
         model, device, dtype: as for ``VideoTracker.from_pretrained``.
         fill_hole_area: see ``VideoTracker``.
         fps: frame rate of the overlay.
-        progress: progress bars; None = only on a terminal.
+        progress: progress bars: True, False, or None = when there are enough frames
+            (see ``VideoTracker``).
 
     Returns:
         ``FrameMasks`` for every frame, sorted by frame index. Tracking runs forward from the
