@@ -41,12 +41,7 @@ import torch.nn.functional as F
 import transformers
 from transformers import Sam2VideoInferenceSession, Sam2VideoModel
 
-#: The transformers releases whose video internals this module was checked against; keep
-#: pyproject.toml's pin the same. The video tests pass on 5.1.0 and 5.24.0 (and 5.25.0, whose
-#: internals are unchanged, but whose from_pretrained wants the `kernels` package); the
-#: names are all there in 5.12.1 and 5.18.0. 5.0.0's own Sam2VideoModel fails on every frame
-#: (it reads a vision output field, fpn_position_embeddings, that 5.0.0 does not have).
-SUPPORTED_TRANSFORMERS = ">=5.1,<5.25"
+from .versions import SUPPORTED_TRANSFORMERS
 
 SESSION_ATTRIBUTES = (
     "processed_frames",
