@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -144,6 +145,9 @@ class AnnotatedObject:
         source: ``"clicks"`` (made from prompts) or ``"auto"`` (accepted from "segment
             everything"; ``seed`` then holds that mask, where refinement starts from).
         seed: the starting mask of an ``"auto"`` object.
+        created: when the object was made (seconds since the epoch); objects are listed in
+            this order, so an object brought back by undo or saved by another tab takes its
+            place among the others.
     """
 
     id: str
@@ -153,6 +157,7 @@ class AnnotatedObject:
     score: float | None = None
     source: Source = "clicks"
     seed: StoredMask | None = None
+    created: float = dataclasses.field(default_factory=time.time)
 
     @staticmethod
     def new_id() -> str:
@@ -190,6 +195,7 @@ class AnnotatedObject:
             "score": self.score,
             "mask": None if self.mask is None else self.mask.rle,
             "seed": None if self.seed is None else self.seed.rle,
+            "created": self.created,
         }
 
     @classmethod
@@ -216,6 +222,7 @@ class AnnotatedObject:
                 score=None if score is None else float(score),
                 source=source,
                 seed=None if data.get("seed") is None else StoredMask.from_rle(data["seed"]),
+                created=float(data.get("created", 0.0)),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"malformed object {dict(data).get('id', '?')!r}: {error}") from None
@@ -258,7 +265,7 @@ class AnnotationStore:
 
     def objects(self, image: str) -> list[AnnotatedObject]:
         """The objects of ``image`` in the order they were made."""
-        return list(self._objects.get(image, {}).values())
+        return sorted(self._objects.get(image, {}).values(), key=lambda obj: obj.created)
 
     def get(self, image: str, obj_id: str) -> AnnotatedObject | None:
         """One object, or None."""

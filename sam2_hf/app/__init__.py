@@ -1,0 +1,141 @@
+"""Click-to-segment annotation app, in a browser or inline in a notebook (Colab, Jupyter).
+
+``launch()`` starts a Gradio page on a folder of images: click to segment, several objects
+per image with category names, "segment everything" proposals to accept or delete, and
+exports to COCO JSON, PNG masks and cut-outs. The page needs the optional extra
+``pip install "sam2-hf[app]"``; the annotation logic (``Annotator``, ``AnnotationStore``,
+``Segmenter``, ``export_annotations``) does not, and can be scripted or tested without it.
+
+Example:
+    >>> import sam2_hf.app
+    >>> sam2_hf.app.launch("photos/")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .export import ExportResult, export_annotations
+from .images import DEFAULT_OUTPUT, ImageFolder, LoadedImage
+from .segmenter import ModelUnavailableError, Segmenter
+from .state import Annotator
+from .store import FILE_NAME, AnnotatedObject, AnnotationStore, Box, Click, StoredMask
+
+if TYPE_CHECKING:
+    import gradio
+
+__all__ = [
+    "FILE_NAME",
+    "AnnotatedObject",
+    "AnnotationStore",
+    "Annotator",
+    "Box",
+    "Click",
+    "ExportResult",
+    "ImageFolder",
+    "LoadedImage",
+    "ModelUnavailableError",
+    "Segmenter",
+    "StoredMask",
+    "build",
+    "export_annotations",
+    "launch",
+]
+
+# Where images uploaded into a session started without a folder go.
+DEFAULT_IMAGES = "sam2-hf-images"
+DEFAULT_HOST = "127.0.0.1"
+
+
+def _require_gradio() -> None:
+    try:
+        import gradio  # noqa: F401
+    except ImportError as error:
+        raise ImportError(
+            'The annotation app needs Gradio, an optional extra: pip install "sam2-hf[app]"'
+        ) from error
+
+
+def build(
+    images: str | os.PathLike[str] | None = None,
+    *,
+    model: str | os.PathLike[str] = "tiny",
+    output: str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    category: str = "object",
+    max_side: int | None = None,
+    everything: dict[str, Any] | None = None,
+) -> gradio.Blocks:
+    """The app's ``gradio.Blocks``, not started (``launch`` builds and starts it).
+
+    Args and Raises: as ``launch``. The model starts loading in the background at once.
+    """
+    _require_gradio()
+    from .ui import build_app
+
+    if images is None:
+        images = Path(DEFAULT_IMAGES)
+        images.mkdir(exist_ok=True)
+    segmenter = Segmenter(model, device=device, dtype=dtype, everything=everything)
+    segmenter.start_loading()
+    return build_app(segmenter, images, output=output, category=category, max_side=max_side)
+
+
+def launch(
+    images: str | os.PathLike[str] | None = None,
+    *,
+    model: str | os.PathLike[str] = "tiny",
+    output: str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    category: str = "object",
+    port: int | None = None,
+    host: str = DEFAULT_HOST,
+    share: bool = False,
+    max_side: int | None = None,
+    everything: dict[str, Any] | None = None,
+    **launch_options: Any,
+) -> gradio.Blocks:
+    """Start the annotation app; in a notebook it renders inline and returns at once.
+
+    Args:
+        images: a folder (its top-level images) or one image file; default a new
+            ``sam2-hf-images`` folder in the working directory, to upload images into.
+        model: short name (``"tiny"``, ``"large"``), hub id or local checkpoint folder. If it
+            cannot be loaded the page still opens and says why.
+        output: where the annotation file and exports go; default
+            ``<folder>/sam2-hf-annotations``.
+        device: ``"cpu"``, ``"cuda"``, ``"mps"``; default the best available.
+        dtype: ``"fp32"``, ``"bf16"`` ...; default as ``Sam2Predictor.from_pretrained``.
+        category: the category name of new objects (editable in the page).
+        port: the port; default Gradio's (7860, or the next free one).
+        host: the address to listen on; default ``127.0.0.1`` (this machine only). Use
+            ``"0.0.0.0"`` to serve the local network.
+        share: also publish a temporary public ``gradio.live`` link.
+        max_side: the longest displayed side in pixels (default 1280).
+        everything: ``MaskGenerator`` settings for "segment everything".
+        **launch_options: passed to ``gradio.Blocks.launch`` (``inline``,
+            ``prevent_thread_lock``, ``auth`` ...).
+
+    Returns:
+        The running ``gradio.Blocks`` (``.close()`` stops it). Outside a notebook this call
+        blocks until the server stops, unless ``prevent_thread_lock=True``.
+
+    Raises:
+        ImportError: Gradio is not installed.
+    """
+    demo = build(
+        images,
+        model=model,
+        output=output,
+        device=device,
+        dtype=dtype,
+        category=category,
+        max_side=max_side,
+        everything=everything,
+    )
+    demo.launch(server_name=host, server_port=port, share=share, **launch_options)
+    return demo
