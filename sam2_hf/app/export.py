@@ -94,8 +94,9 @@ def export_annotations(
         coco: write ``coco.json``. Categories get ids 1, 2, ... in order of first use;
             images ids 1, 2, ... in file-name order.
         segmentation: ``"rle"`` (compressed COCO RLE, exact) or ``"polygons"`` (outer
-            boundaries, via OpenCV: ``pip install "sam2-hf[polygons]"``; holes are lost,
-            as COCO polygons cannot express them).
+            boundaries through the border pixels' centres, via OpenCV: ``pip install
+            "sam2-hf[polygons]"``; COCO tools draw them about half a pixel inside the mask,
+            and holes are lost, as COCO polygons cannot express them).
         masks: write ``masks/<image>/<NNN>_<category>.png``.
         cutouts: write ``cutouts/<image>/<NNN>_<category>.png``.
 

@@ -1,7 +1,7 @@
 """What the annotator sees: the image with coloured objects, the prompts, and proposals.
 
 Large images are drawn at a display size (longest side ``max_side``) to keep every click's
-redraw fast; ``View.scale`` maps display pixels back to image pixels. The objects that are
+redraw fast, small ones enlarged; ``View.scale`` maps display pixels back to image pixels. The objects that are
 not being edited are blended once and cached, so a click redraws only the selected object.
 """
 
@@ -20,6 +20,9 @@ from .store import AnnotatedObject, Box, Click, StoredMask
 
 # Long enough for detail on a laptop screen, short enough for ~10 ms redraws.
 DEFAULT_MAX_SIDE = 1280
+# Browsers show an image no larger than its own size in Gradio's frame (object-fit:
+# scale-down, which its click coordinates assume), so small images are enlarged here.
+MIN_SIDE = 640
 OBJECT_ALPHA = 0.45
 SELECTED_ALPHA = 0.6
 PROPOSAL_ALPHA = 0.6
@@ -31,7 +34,7 @@ class View:
 
     Attributes:
         pixels: (h, w, 3) uint8 RGB at display size.
-        scale: display pixels per image pixel (<= 1).
+        scale: display pixels per image pixel.
     """
 
     pixels: NDArray[np.uint8]
@@ -43,9 +46,20 @@ class View:
 
 
 def display_shape(size: tuple[int, int], max_side: int) -> tuple[tuple[int, int], float]:
-    """The (h, w) an (H, W) image is drawn at and the scale, never enlarged."""
+    """The (h, w) an (H, W) image is drawn at, and the scale.
+
+    Large images shrink to ``max_side``; small ones (long side under ``MIN_SIDE``) grow by a
+    whole factor, so their pixels stay crisp squares that are big enough to click.
+    """
     height, width = size
-    scale = min(1.0, max_side / max(height, width))
+    longest = max(height, width)
+    smallest_display = min(MIN_SIDE, max_side)
+    if longest > max_side:
+        scale = max_side / longest
+    elif longest < smallest_display:
+        scale = float(smallest_display // longest)
+    else:
+        scale = 1.0
     return (max(1, round(height * scale)), max(1, round(width * scale))), scale
 
 
@@ -153,8 +167,10 @@ class Renderer:
             if shape == rgb.shape[:2]:
                 base = np.asarray(rgb)
             else:
+                enlarge = shape[0] > rgb.shape[0]
                 resized = Image.fromarray(np.asarray(rgb)).resize(
-                    (shape[1], shape[0]), Image.Resampling.BILINEAR
+                    (shape[1], shape[0]),
+                    Image.Resampling.NEAREST if enlarge else Image.Resampling.BILINEAR,
                 )
                 base = np.asarray(resized)
             self._base = (key, base)

@@ -37,6 +37,7 @@ MODE_LABELS = {
 # Frames go to the browser as JPEG: ~10 ms to encode a 1280x960 frame where PNG and WebP
 # take ~300 ms (measured with benchmarks/app.py's image), which would dominate every click.
 FRAME_FORMAT = "jpeg"
+CANVAS_HEIGHT = 560  # pixels on screen; frames are scaled to fit, clicks are mapped back
 
 _Outputs = tuple[Any, ...]
 
@@ -91,6 +92,7 @@ def build_app(
                     format=FRAME_FORMAT,
                     elem_id="sam2-canvas",
                     buttons=["fullscreen"],
+                    height=CANVAS_HEIGHT,
                 )
                 status = gr.Markdown("Starting...", elem_id="sam2-status")
                 with gr.Row():
@@ -126,7 +128,7 @@ def build_app(
                     with gr.Row():
                         accept_all_button = gr.Button("Accept all", elem_id="sam2-accept-all")
                         reject_all_button = gr.Button("Delete all", elem_id="sam2-reject-all")
-                with gr.Accordion("Export", open=False):
+                with gr.Accordion("Export", open=False, elem_id="sam2-export-panel"):
                     segmentation = gr.Radio(
                         [("COCO RLE (exact)", "rle"), ("COCO polygons", "polygons")],
                         value="rle",

@@ -1,0 +1,196 @@
+"""End to end in a real headless browser: start the app on localhost with the tiny model,
+click twice, see the overlay change, add a second object, export, check the COCO file.
+
+Needs Chromium and its driver (Debian: ``apt-get install chromium chromium-driver``) and
+the ``selenium`` client; skipped with the reason when they are missing. Screenshots go to
+the test's tmp dir, and also to ``$SAM2_HF_APP_SCREENSHOT`` when that is set.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from app_helpers import picture
+from PIL import Image
+
+pytest.importorskip("gradio", reason="the app extra is not installed: pip install 'sam2-hf[app]'")
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+import sam2_hf.app  # noqa: E402
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+DRIVERS = ("chromedriver", "/usr/lib/chromium/chromedriver")
+TIMEOUT_S = 90  # a loaded 2-core machine; each step takes well under a second alone
+
+
+def _find(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        found = shutil.which(name) or (name if os.path.isfile(name) else None)
+        if found:
+            return found
+    return None
+
+
+BROWSER, DRIVER = _find(BROWSERS), _find(DRIVERS)
+pytestmark = [
+    pytest.mark.skipif(
+        BROWSER is None or DRIVER is None,
+        reason="no Chromium and chromedriver (apt-get install chromium chromium-driver)",
+    ),
+    # Gradio's queue calls pandas options that pandas 3 deprecates; not ours to fix.
+    pytest.mark.filterwarnings("ignore:::gradio.queueing"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def app(tmp_path: Path, image_checkpoint: Path, monkeypatch) -> Iterator[tuple[str, Path]]:
+    """The app serving one generated image on 127.0.0.1; stopped at the end."""
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(picture(192, 256)).save(folder / "scene.png")
+    port = free_port()
+    demo = sam2_hf.app.launch(
+        folder,
+        model=image_checkpoint,
+        device="cpu",
+        port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}/", folder
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = BROWSER
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(driver: Any, condition: Callable[[Any], Any], what: str) -> Any:
+    def check(d: Any) -> Any:
+        try:
+            return condition(d)
+        except StaleElementReferenceException:  # the page re-rendered under us
+            return False
+
+    return WebDriverWait(driver, TIMEOUT_S).until(check, message=f"waiting for {what}")
+
+
+def status(driver: Any) -> str:
+    return driver.find_element(By.ID, "sam2-status").text
+
+
+def canvas(driver: Any) -> Any:
+    return driver.find_element(By.CSS_SELECTOR, "#sam2-canvas img")
+
+
+def canvas_pixels(driver: Any) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(canvas(driver).screenshot_as_png)).convert("RGB"))
+
+
+def click_canvas(driver: Any, fx: float, fy: float) -> None:
+    """Click at a fraction (fx, fy) of the drawn frame and wait for the next frame."""
+    image = canvas(driver)
+    source = image.get_attribute("src")
+    # Gradio draws the frame centred in the <img> box, never enlarged (object-fit:
+    # scale-down); find where it is as Gradio's own click handler does.
+    box_width, box_height, natural_width, natural_height = driver.execute_script(
+        "const i = arguments[0], r = i.getBoundingClientRect();"
+        "return [r.width, r.height, i.naturalWidth, i.naturalHeight];",
+        image,
+    )
+    scale = min(box_width / natural_width, box_height / natural_height, 1.0)
+    # Selenium 4 offsets are from the element's centre.
+    ActionChains(driver).move_to_element_with_offset(
+        image, round((fx - 0.5) * natural_width * scale), round((fy - 0.5) * natural_height * scale)
+    ).click().perform()
+    wait(driver, lambda d: canvas(d).get_attribute("src") != source, "the frame after a click")
+
+
+def screenshot(driver: Any, path: Path) -> None:
+    driver.save_screenshot(str(path))
+    extra = os.environ.get("SAM2_HF_APP_SCREENSHOT")
+    if extra:
+        shutil.copyfile(path, extra)
+
+
+def test_click_segment_add_object_and_export(app, browser, tmp_path):
+    url, folder = app
+    browser.get(url)
+    wait(browser, lambda d: "scene.png (1/1)" in status(d), "the first image")
+    wait(browser, lambda d: "loading" not in status(d), "the model")
+    assert "could not" not in status(browser)
+    before = canvas_pixels(browser)
+
+    click_canvas(browser, 0.55, 0.40)
+    wait(browser, lambda d: "click added" in status(d), "the first mask")
+    click_canvas(browser, 0.65, 0.45)
+    after = canvas_pixels(browser)
+    browser.save_screenshot(str(tmp_path / "app_after_clicks.png"))
+
+    assert before.shape == after.shape
+    changed = np.any(np.abs(after.astype(int) - before.astype(int)) > 30, axis=2)
+    assert changed.mean() > 0.01, "the overlay did not change the rendered image"
+    state_file = folder / "sam2-hf-annotations" / "sam2-hf-annotations.json"
+    (saved,) = json.loads(state_file.read_text())["images"]["scene.png"]["objects"]
+    assert len(saved["prompts"]) == 2 and saved["category"] == "object"  # saved as we went
+
+    # A second object, of another category.
+    browser.find_element(By.ID, "sam2-new").click()
+    wait(browser, lambda d: "new" in status(d), "a new object")
+    category = browser.find_element(By.CSS_SELECTOR, "#sam2-category textarea, #sam2-category input")
+    category.clear()
+    category.send_keys("dog")
+    click_canvas(browser, 0.15, 0.80)
+    wait(browser, lambda d: "2 objects" in status(d), "the second object")
+
+    # Export.
+    browser.find_element(By.XPATH, "//*[@id='sam2-export-panel']//button[1]").click()
+    export = wait(browser, lambda d: d.find_element(By.ID, "sam2-export"), "the export button")
+    wait(browser, lambda d: export.is_displayed(), "the export panel")
+    export.click()
+    wait(browser, lambda d: "Exported 2 objects" in status(d), "the export")
+    screenshot(browser, tmp_path / "app_after_export.png")
+
+    coco = json.loads((folder / "sam2-hf-annotations" / "coco.json").read_text())
+    assert [image["file_name"] for image in coco["images"]] == ["scene.png"]
+    assert (coco["images"][0]["height"], coco["images"][0]["width"]) == (192, 256)
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    assert sorted(names[a["category_id"]] for a in coco["annotations"]) == ["dog", "object"]
+    assert (folder / "sam2-hf-annotations" / "masks" / "scene" / "002_dog.png").exists()
