@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .export import ExportResult, export_annotations
-from .images import DEFAULT_OUTPUT, ImageFolder, LoadedImage
+from .images import ImageFolder, LoadedImage
 from .segmenter import ModelUnavailableError, Segmenter
 from .state import Annotator
 from .store import FILE_NAME, AnnotatedObject, AnnotationStore, Box, Click, StoredMask

@@ -79,7 +79,9 @@ class ImageFolder:
                     f"{str(path)!r} is not an image (suffixes: {', '.join(IMAGE_SUFFIXES)})"
                 )
             self.root, self._single = path.parent, path.name
-        self.output = Path(output).expanduser() if output is not None else self.root / DEFAULT_OUTPUT
+        self.output = (
+            Path(output).expanduser() if output is not None else self.root / DEFAULT_OUTPUT
+        )
         self.names: list[str] = self._list()
 
     def _list(self) -> list[str]:

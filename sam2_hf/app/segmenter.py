@@ -275,9 +275,7 @@ class Segmenter:
         # else the first prompt: predict's default, three candidates for a click, one for a box.
         result = predictor.predict(**kwargs)
         self.decodes += 1
-        return Decoded(
-            mask=result.best, score=float(result.best_score), logits=result.best_logits
-        )
+        return Decoded(mask=result.best, score=float(result.best_score), logits=result.best_logits)
 
     # ------------------------------------------------------------------ everything
 

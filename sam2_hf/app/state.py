@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,9 @@ class Annotator:
             ValueError: the annotation file exists but cannot be read.
         """
         self.segmenter = segmenter
+        # A page sends events concurrently (a click while the image is being encoded); the
+        # UI holds this lock around each action and the redraw that follows it.
+        self.lock = threading.RLock()
         self.mode: Mode = "foreground"
         self.category = _category(category)
         self.message = ""
@@ -106,7 +110,7 @@ class Annotator:
         is open.
         """
         names = self.folder.names
-        skipped = []
+        skipped: list[str] = []
         while 0 <= index < len(names):
             name = names[index]
             if name not in self.unreadable:

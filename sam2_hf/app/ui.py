@@ -79,7 +79,8 @@ def build_app(
         if annotator is None:
             return (gr.skip(),) * len(outputs)
         annotator.prepare()  # loads the model if needed and encodes the open image
-        return _show(annotator)
+        with annotator.lock:
+            return _show(annotator)
 
     with gr.Blocks(title="sam2-hf annotator", delete_cache=(600, 3600)) as demo:
         state = gr.State(None)
@@ -153,23 +154,20 @@ def build_app(
 
         outputs = [state, canvas, status, objects, category_box, proposal_line]
 
-        def handler(
-            action: Callable[..., Any], *, prepare: bool = False
-        ) -> Callable[..., _Outputs]:
+        def handler(action: Callable[..., Any]) -> Callable[..., _Outputs]:
             """Wrap an annotator action: no session -> a message; errors -> the status line."""
 
             def run(annotator: Annotator | None, *args: Any) -> _Outputs:
                 if annotator is None:
                     return _empty("The session did not start; reload the page.")
-                try:
-                    action(annotator, *args)
-                    if prepare:
-                        annotator.prepare()
-                # A bug in one action must leave the page working, with the error shown.
-                except Exception as error:  # noqa: BLE001
-                    logger.exception("sam2-hf app action failed")
-                    annotator.message = f"Error: {error}"
-                return _show(annotator)
+                with annotator.lock:
+                    try:
+                        action(annotator, *args)
+                    # A bug in one action must leave the page working, with the error shown.
+                    except Exception as error:  # noqa: BLE001
+                        logger.exception("sam2-hf app action failed")
+                        annotator.message = f"Error: {error}"
+                    return _show(annotator)
 
             return run
 
@@ -177,7 +175,7 @@ def build_app(
             annotator: Annotator | None, mode_value: str, category_value: str, evt: gr.SelectData
         ) -> _Outputs:
             def act(a: Annotator) -> None:
-                a.mode = mode_value if mode_value in MODES else "foreground"  # type: ignore[assignment]
+                a.mode = mode_value if mode_value in MODES else "foreground"
                 if a.selected is None:
                     a.rename(category_value)
                 x, y = evt.index
@@ -222,17 +220,19 @@ def build_app(
         ) -> tuple[Any, ...]:
             if annotator is None:
                 return (*_empty("The session did not start; reload the page."), None)
-            result = annotator.export(
-                segmentation="polygons" if kind == "polygons" else "rle",
-                masks=masks,
-                cutouts=cutouts,
-            )
+            with annotator.lock:
+                result = annotator.export(
+                    segmentation="polygons" if kind == "polygons" else "rle",
+                    masks=masks,
+                    cutouts=cutouts,
+                )
             file = None
             if result is not None and result.coco is not None:
                 # Gradio serves files from its temporary folder only: hand it a copy.
                 folder = Path(tempfile.mkdtemp(prefix="sam2-hf-export-"))
                 file = str(shutil.copy(result.coco, folder / result.coco.name))
-            return (*_show(annotator), file)
+            with annotator.lock:
+                return (*_show(annotator), file)
 
         export_button.click(
             on_export, [state, segmentation, write_masks, write_cutouts], [*outputs, download]
@@ -242,7 +242,7 @@ def build_app(
 
 def _set_mode(annotator: Annotator, mode: str) -> None:
     if mode in MODES:
-        annotator.mode = mode  # type: ignore[assignment]
+        annotator.mode = mode
         annotator.corner = None
         annotator.message = f"Click mode: {MODE_LABELS[mode]}."
 

@@ -174,7 +174,9 @@ def test_click_segment_add_object_and_export(app, browser, tmp_path):
     # A second object, of another category.
     browser.find_element(By.ID, "sam2-new").click()
     wait(browser, lambda d: "new" in status(d), "a new object")
-    category = browser.find_element(By.CSS_SELECTOR, "#sam2-category textarea, #sam2-category input")
+    category = browser.find_element(
+        By.CSS_SELECTOR, "#sam2-category textarea, #sam2-category input"
+    )
     category.clear()
     category.send_keys("dog")
     click_canvas(browser, 0.15, 0.80)

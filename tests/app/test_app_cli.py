@@ -52,7 +52,9 @@ def test_bad_arguments_exit_2(tmp_path, capsys, monkeypatch):
 
 def test_build_makes_the_page_without_starting_it(tmp_path, image_checkpoint):
     gradio = pytest.importorskip("gradio")
-    demo = sam2_hf.app.build(image_folder(tmp_path / "images"), model=image_checkpoint, device="cpu")
+    demo = sam2_hf.app.build(
+        image_folder(tmp_path / "images"), model=image_checkpoint, device="cpu"
+    )
     assert isinstance(demo, gradio.Blocks)
     ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
     assert {"sam2-canvas", "sam2-status", "sam2-mode", "sam2-export"} <= ids
