@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ __all__ = [
     "ImageFolder",
     "LoadedImage",
     "ModelUnavailableError",
+    "RunningApp",
     "Segmenter",
     "StoredMask",
     "build",
@@ -98,7 +100,7 @@ def launch(
     max_side: int | None = None,
     everything: dict[str, Any] | None = None,
     **launch_options: Any,
-) -> gradio.Blocks:
+) -> RunningApp:
     """Start the annotation app; in a notebook it renders inline and returns at once.
 
     Args:
@@ -121,8 +123,8 @@ def launch(
             ``prevent_thread_lock``, ``auth`` ...).
 
     Returns:
-        The running ``gradio.Blocks`` (``.close()`` stops it). Outside a notebook this call
-        blocks until the server stops, unless ``prevent_thread_lock=True``.
+        A ``RunningApp`` (``.url``, ``.close()``). Outside a notebook this call blocks until
+        the server stops, unless ``prevent_thread_lock=True``.
 
     Raises:
         ImportError: Gradio is not installed.
@@ -137,5 +139,30 @@ def launch(
         max_side=max_side,
         everything=everything,
     )
-    demo.launch(server_name=host, server_port=port, share=share, **launch_options)
-    return demo
+    _, url, share_url = demo.launch(
+        server_name=host, server_port=port, share=share, **launch_options
+    )
+    return RunningApp(demo, url, share_url)
+
+
+@dataclass(frozen=True, repr=False)
+class RunningApp:
+    """A started app: where it is, and how to stop it.
+
+    Attributes:
+        blocks: the ``gradio.Blocks``.
+        url: the local address, e.g. ``http://127.0.0.1:7860/``.
+        share_url: the public ``gradio.live`` address with ``share=True``, else None.
+    """
+
+    blocks: gradio.Blocks
+    url: str | None
+    share_url: str | None = None
+
+    def close(self) -> None:
+        """Stop the server."""
+        self.blocks.close()
+
+    def __repr__(self) -> str:  # a notebook shows this under the cell, not Gradio's long repr
+        where = self.share_url or self.url
+        return f"sam2-hf annotation app at {where} (.close() stops it)"

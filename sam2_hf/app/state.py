@@ -452,7 +452,7 @@ class Annotator:
             parts.append(self.segmenter.error)
         elif self.segmenter.loading:
             parts.append(f"loading the model {self.segmenter.model!r}...")
-        if self.message:
+        if self.message and self.message not in parts:
             parts.append(self.message)
         return " | ".join(parts)
 

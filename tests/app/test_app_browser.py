@@ -62,25 +62,38 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def app(tmp_path: Path, image_checkpoint: Path, monkeypatch) -> Iterator[tuple[str, Path]]:
-    """The app serving one generated image on 127.0.0.1; stopped at the end."""
+def start(monkeypatch) -> Iterator[Callable[..., str]]:
+    """Starts the app on 127.0.0.1 (a free port); every app started is stopped at the end."""
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    running: list[sam2_hf.app.RunningApp] = []
+
+    def start_app(folder: Path, model: Path) -> str:
+        app = sam2_hf.app.launch(
+            folder,
+            model=model,
+            device="cpu",
+            port=free_port(),
+            prevent_thread_lock=True,
+            quiet=True,
+        )
+        running.append(app)
+        assert app.url is not None and app.url.startswith("http://127.0.0.1:")
+        return app.url
+
+    try:
+        yield start_app
+    finally:
+        for app in running:
+            app.close()
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> Path:
+    """A folder with one generated 256x192 image."""
     folder = tmp_path / "images"
     folder.mkdir()
     Image.fromarray(picture(192, 256)).save(folder / "scene.png")
-    port = free_port()
-    demo = sam2_hf.app.launch(
-        folder,
-        model=image_checkpoint,
-        device="cpu",
-        port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}/", folder
-    finally:
-        demo.close()
+    return folder
 
 
 @pytest.fixture
@@ -124,7 +137,7 @@ def canvas_pixels(driver: Any) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(canvas(driver).screenshot_as_png)).convert("RGB"))
 
 
-def click_canvas(driver: Any, fx: float, fy: float) -> None:
+def click_canvas(driver: Any, fx: float, fy: float, *, new_frame: bool = True) -> None:
     """Click at a fraction (fx, fy) of the drawn frame and wait for the next frame."""
     image = canvas(driver)
     source = image.get_attribute("src")
@@ -140,7 +153,8 @@ def click_canvas(driver: Any, fx: float, fy: float) -> None:
     ActionChains(driver).move_to_element_with_offset(
         image, round((fx - 0.5) * natural_width * scale), round((fy - 0.5) * natural_height * scale)
     ).click().perform()
-    wait(driver, lambda d: canvas(d).get_attribute("src") != source, "the frame after a click")
+    if new_frame:
+        wait(driver, lambda d: canvas(d).get_attribute("src") != source, "the next frame")
 
 
 def screenshot(driver: Any, path: Path) -> None:
@@ -150,9 +164,9 @@ def screenshot(driver: Any, path: Path) -> None:
         shutil.copyfile(path, extra)
 
 
-def test_click_segment_add_object_and_export(app, browser, tmp_path):
-    url, folder = app
-    browser.get(url)
+def test_click_segment_add_object_and_export(start, scene, browser, image_checkpoint, tmp_path):
+    folder = scene
+    browser.get(start(folder, image_checkpoint))
     wait(browser, lambda d: "scene.png (1/1)" in status(d), "the first image")
     wait(browser, lambda d: "loading" not in status(d), "the model")
     assert "could not" not in status(browser)
@@ -196,3 +210,12 @@ def test_click_segment_add_object_and_export(app, browser, tmp_path):
     names = {c["id"]: c["name"] for c in coco["categories"]}
     assert sorted(names[a["category_id"]] for a in coco["annotations"]) == ["dog", "object"]
     assert (folder / "sam2-hf-annotations" / "masks" / "scene" / "002_dog.png").exists()
+
+
+def test_a_model_that_cannot_load_is_reported_in_the_page(start, scene, browser, tmp_path):
+    browser.get(start(scene, tmp_path / "no-such-model"))
+    wait(browser, lambda d: "could not be loaded" in status(d), "the model error")
+    click_canvas(browser, 0.5, 0.5, new_frame=False)
+    browser.find_element(By.ID, "sam2-next").click()  # the server still answers
+    wait(browser, lambda d: "This is the last image" in status(d), "an answer after the click")
+    assert "could not be loaded" in status(browser) and "0 objects" in status(browser)

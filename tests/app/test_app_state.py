@@ -236,3 +236,37 @@ def test_a_model_that_cannot_load_is_reported_in_the_page(tmp_path):
     assert session_app.objects() == []
     assert "could not be loaded" in session_app.status()
     assert session_app.segment_everything() == 0
+
+
+def test_uploads_are_copied_in_and_other_folders_opened(tmp_path, segmenter):
+    folder = image_folder(tmp_path / "images", count=1)
+    session_app = annotator(folder, segmenter)
+    uploads = image_folder(tmp_path / "uploads", count=2)
+    (uploads / "notes.txt").write_text("not an image")
+    added = session_app.add_images(
+        [uploads / "img1.png", uploads / "img0.png", uploads / "notes.txt"]
+    )
+    assert added == ["img1.png", "img0_2.png"]  # a taken name gets a number
+    assert session_app.folder.names == ["img0.png", "img0_2.png", "img1.png"]
+    assert session_app.name == "img1.png"
+    assert (folder / "img0_2.png").read_bytes() == (uploads / "img0.png").read_bytes()
+
+    assert session_app.open_folder(uploads)
+    assert session_app.folder.root == uploads and session_app.name == "img0.png"
+    assert not session_app.open_folder(tmp_path / "missing")
+    assert "does not exist" in session_app.message
+    assert session_app.folder.root == uploads  # still on the last good folder
+
+
+def test_a_single_image_file_is_a_session_of_one(tmp_path, segmenter):
+    folder = image_folder(tmp_path / "images", count=2)
+    one = ImageFolder(folder / "img1.png")
+    assert one.names == ["img1.png"] and one.output == folder / "sam2-hf-annotations"
+    assert annotator(folder / "img1.png", segmenter).status().startswith("img1.png (1/1)")
+    other = ImageFolder(folder, tmp_path / "out")
+    assert other.output == tmp_path / "out" and other.names == ["img0.png", "img1.png"]
+    (folder / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="not an image"):
+        ImageFolder(folder / "notes.txt")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ImageFolder(tmp_path / "missing")
