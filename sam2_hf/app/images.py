@@ -110,7 +110,7 @@ class ImageFolder:
         )
 
     def load(self, name: str) -> LoadedImage:
-        """Read an image (cached: the last few reads are kept).
+        """Read an image (cached: the last four reads are kept).
 
         Raises:
             ValueError: the file is missing or cannot be read as an image (the message names
@@ -150,7 +150,7 @@ class ImageFolder:
         return added
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _read(key: str, path: str) -> tuple[NDArray[Any], NDArray[np.uint8]]:
     """Read and convert one file version; ``key`` changes when the file does."""
     try:

@@ -8,9 +8,10 @@ An object's mask is the click-by-click refinement of ``sam2_hf.ClickSession``, e
 boxes and to a starting mask: the first prompt is decoded alone (three candidates for a
 click, the best kept; one for a box), and each later prompt is decoded with all prompts so
 far plus the previous step's low-res logits as ``mask_input``. For clicks only, masks equal
-``ClickSession``'s step for step (tests/app/test_app_segmenter.py). The logits of every step
-are cached, so a click costs one decode and undo costs none; an object restored from the
-annotation file is replayed once (one decode per prompt) on its first new click.
+``ClickSession``'s step for step (tests/app/test_app_state.py). The logits of every step
+are cached, so a click costs one decode (undo restores the previous mask without any); an
+object restored from the annotation file is replayed once (one decode per prompt) on its
+first new click.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 # Settings of "segment everything": a 16x16 grid is ~4x faster than the original's 32x32
 # and finds the large objects a user wants as a starting point.
 EVERYTHING_DEFAULTS: dict[str, Any] = {"points_per_side": 16}
+# Refinement steps whose logits are kept (256 KB each): undo and redo of recent clicks cost
+# one decode, not a replay.
+MAX_CACHED_STEPS = 256
 
 
 class ModelUnavailableError(RuntimeError):
@@ -113,7 +117,8 @@ class Segmenter:
         self.error: str | None = None
         self._loaded: Any = None  # sam2_hf.engine.loading.LoadedModel
         self._predictors: OrderedDict[str, Sam2Predictor] = OrderedDict()
-        self._steps: OrderedDict[tuple[Any, ...], Decoded] = OrderedDict()
+        # Low-res logits (256 KB) of each refinement step, never full-size masks.
+        self._steps: OrderedDict[tuple[Any, ...], NDArray[np.float32]] = OrderedDict()
         self._lock = threading.RLock()
         self._loading = False
         self.encodes = 0  # vision-encoder runs, for tests and the status line
@@ -227,22 +232,21 @@ class Segmenter:
             raise ValueError("refine() needs at least one prompt")
         with self._lock:
             predictor = self.predictor(image)
-            # The longest prefix of prompts already decoded; decode the rest one at a time.
-            done = len(prompts)
+            # Resume from the longest prefix whose logits are cached (all but the new prompt,
+            # normally); the last step is always decoded, for its full-size mask.
+            done = len(prompts) - 1
             while done and self._step_key(image, obj_id, prompts[:done], seed) not in self._steps:
                 done -= 1
-            previous = (
-                self._steps[self._step_key(image, obj_id, prompts[:done], seed)] if done else None
-            )
+            key = self._step_key(image, obj_id, prompts[:done], seed)
+            logits = self._steps[key] if done else None
             for count in range(done + 1, len(prompts) + 1):
-                previous = self._decode(predictor, prompts[:count], previous, seed)
-                key = self._step_key(image, obj_id, prompts[:count], seed)
-                self._steps[key] = previous
-                while len(self._steps) > 64 * self.cache_size:
+                decoded = self._decode(predictor, prompts[:count], logits, seed)
+                logits = decoded.logits
+                self._steps[self._step_key(image, obj_id, prompts[:count], seed)] = logits
+                self._steps.move_to_end(self._step_key(image, obj_id, prompts[:count], seed))
+                while len(self._steps) > MAX_CACHED_STEPS:
                     self._steps.popitem(last=False)
-            assert previous is not None  # prompts is not empty
-            self._steps.move_to_end(self._step_key(image, obj_id, prompts, seed))
-            return previous
+            return decoded
 
     @staticmethod
     def _step_key(
@@ -254,7 +258,7 @@ class Segmenter:
         self,
         predictor: Sam2Predictor,
         prompts: tuple[Prompt, ...],
-        previous: Decoded | None,
+        previous: NDArray[np.float32] | None,
         seed: StoredMask | None,
     ) -> Decoded:
         clicks = [p for p in prompts if isinstance(p, Click)]
@@ -267,7 +271,7 @@ class Segmenter:
             last = boxes[-1]
             kwargs["box"] = np.array([last.x0, last.y0, last.x1, last.y1], dtype=np.float32)
         if previous is not None:
-            kwargs["mask_input"] = previous.logits
+            kwargs["mask_input"] = previous
             kwargs["multimask_output"] = False
         elif seed is not None:
             kwargs["mask_input"] = seed.array

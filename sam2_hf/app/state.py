@@ -36,6 +36,8 @@ MODES: tuple[Mode, ...] = ("foreground", "background", "box")
 DEFAULT_CATEGORY = "object"
 # A proposal this similar (IoU) to an object already there is not offered again.
 DUPLICATE_IOU = 0.8
+# Undo steps kept per image.
+HISTORY_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -341,14 +343,23 @@ class Annotator:
         assert self.image is not None  # every caller checked
         name, size = self.image.name, self.image.size
         befores = tuple((obj_id, self.store.get(name, obj_id)) for obj_id, _ in changes)
-        self._history.setdefault(name, []).append(
+        history = self._history.setdefault(name, [])
+        history.append(
             _Step(befores, tuple(self.proposals) if proposals is not None else None, self.selected)
         )
+        del history[:-HISTORY_LIMIT]
         for obj_id, obj in changes:
             if obj is None:
                 self.store.delete(name, obj_id)
             else:
                 self.store.put(name, obj, size)
+        # Masks that now live only in the history keep their (small) RLE, not the array: a
+        # 12-megapixel mask is 12 MB per click otherwise.
+        in_use = {id(m) for _, obj in changes if obj for m in (obj.mask, obj.seed) if m}
+        for _, before in befores:
+            for mask in (before.mask, before.seed) if before else ():
+                if mask is not None and id(mask) not in in_use:
+                    mask.compact()
         if proposals is not None:
             self.proposals = list(proposals)
         if selected is not False:

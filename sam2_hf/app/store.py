@@ -97,6 +97,13 @@ class StoredMask:
         height, width = self._rle["size"]
         return (int(height), int(width))
 
+    def compact(self) -> None:
+        """Free the decoded array (and display copy) if the RLE is known; it is decoded again
+        when needed. For masks kept only in the undo history."""
+        if self._rle is not None:
+            self._array = None
+            self._resized = None
+
     def resized(self, shape: tuple[int, int]) -> NDArray[np.bool_]:
         """The mask at another (h, w) by nearest-neighbour sampling (for display); cached."""
         if shape == self.shape:
