@@ -182,8 +182,8 @@ class Annotator:
             return
         try:
             self.segmenter.predictor(self.image)
-        except ModelUnavailableError as error:
-            self.message = str(error)
+        except ModelUnavailableError:
+            pass  # status() shows the segmenter's error; the last message stays
 
     # ------------------------------------------------------------------ objects
 
