@@ -13,19 +13,31 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .export import ExportResult, export_annotations
-from .images import ImageFolder, LoadedImage
-from .segmenter import ModelUnavailableError, Segmenter
-from .state import Annotator
-from .store import FILE_NAME, AnnotatedObject, AnnotationStore, Box, Click, StoredMask
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # resolved lazily below: `sam2-hf --help` imports the CLI module only
     import gradio
+
+    from .export import ExportResult, export_annotations
+    from .images import ImageFolder, LoadedImage
+    from .segmenter import ModelUnavailableError, Segmenter
+    from .state import Annotator
+    from .store import FILE_NAME, AnnotatedObject, AnnotationStore, Box, Click, StoredMask
+
+# Public name -> the module of this package that defines it.
+_NAMES: dict[str, str] = {
+    **dict.fromkeys(("ExportResult", "export_annotations"), "export"),
+    **dict.fromkeys(("ImageFolder", "LoadedImage"), "images"),
+    **dict.fromkeys(("ModelUnavailableError", "Segmenter"), "segmenter"),
+    "Annotator": "state",
+    **dict.fromkeys(
+        ("FILE_NAME", "AnnotatedObject", "AnnotationStore", "Box", "Click", "StoredMask"), "store"
+    ),
+}
 
 __all__ = [
     "FILE_NAME",
@@ -45,6 +57,19 @@ __all__ = [
     "export_annotations",
     "launch",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+        globals()[name] = value  # resolve once
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 # Where images uploaded into a session started without a folder go.
 DEFAULT_IMAGES = "sam2-hf-images"
@@ -76,6 +101,7 @@ def build(
     Args and Raises: as ``launch``. The model starts loading in the background at once.
     """
     _require_gradio()
+    from .segmenter import Segmenter
     from .ui import build_app
 
     if images is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 
 import pytest
@@ -58,3 +59,19 @@ def test_build_makes_the_page_without_starting_it(tmp_path, image_checkpoint):
     assert isinstance(demo, gradio.Blocks)
     ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
     assert {"sam2-canvas", "sam2-status", "sam2-mode", "sam2-export"} <= ids
+
+
+def test_the_cli_module_imports_nothing_heavy():
+    """`sam2-hf --help` imports the sub-command's module: no torch, Gradio, numpy or SciPy."""
+    code = (
+        "import sys, sam2_hf.app.cli; "
+        "print(sorted(m for m in ('torch', 'gradio', 'numpy', 'scipy') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_public_names_resolve():
+    for name in sam2_hf.app.__all__:
+        assert getattr(sam2_hf.app, name) is not None
