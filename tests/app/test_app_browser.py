@@ -2,8 +2,9 @@
 click twice, see the overlay change, add a second object, export, check the COCO file.
 
 Needs Chromium and its driver (Debian: ``apt-get install chromium chromium-driver``) and
-the ``selenium`` client; skipped with the reason when they are missing. Screenshots go to
-the test's tmp dir, and also to ``$SAM2_HF_APP_SCREENSHOT`` when that is set.
+the ``selenium`` client; skipped with the reason when they are missing, unless
+``SAM2_HF_REQUIRE_BROWSER=1`` (CI), which makes that an error. Screenshots go to the test's
+tmp dir, and also to ``$SAM2_HF_APP_SCREENSHOT`` when that is set.
 """
 
 from __future__ import annotations
@@ -22,18 +23,13 @@ import pytest
 from app_helpers import picture
 from PIL import Image
 
-pytest.importorskip("gradio", reason="the app extra is not installed: pip install 'sam2-hf[app]'")
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-import sam2_hf.app  # noqa: E402
+import sam2_hf.app
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 DRIVERS = ("chromedriver", "/usr/lib/chromium/chromedriver")
 TIMEOUT_S = 90  # a loaded 2-core machine; each step takes well under a second alone
+# CI sets this so that a missing browser fails the run instead of skipping the test.
+REQUIRED = os.environ.get("SAM2_HF_REQUIRE_BROWSER") == "1"
 
 
 def _find(names: tuple[str, ...]) -> str | None:
@@ -44,15 +40,36 @@ def _find(names: tuple[str, ...]) -> str | None:
     return None
 
 
+def _missing() -> str | None:
+    """Why the test cannot run here, or None."""
+    for module, install in (
+        ("gradio", "pip install 'sam2-hf[app]'"),
+        ("selenium", "pip install selenium"),
+    ):
+        try:
+            __import__(module)
+        except ImportError:
+            return f"{module} is not installed ({install})"
+    if _find(BROWSERS) is None or _find(DRIVERS) is None:
+        return "no Chromium and chromedriver (apt-get install chromium chromium-driver)"
+    return None
+
+
+MISSING = _missing()
+if MISSING and REQUIRED:
+    raise RuntimeError(f"SAM2_HF_REQUIRE_BROWSER=1 but {MISSING}")
+if MISSING:
+    pytest.skip(MISSING, allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
 BROWSER, DRIVER = _find(BROWSERS), _find(DRIVERS)
-pytestmark = [
-    pytest.mark.skipif(
-        BROWSER is None or DRIVER is None,
-        reason="no Chromium and chromedriver (apt-get install chromium chromium-driver)",
-    ),
-    # Gradio's queue calls pandas options that pandas 3 deprecates; not ours to fix.
-    pytest.mark.filterwarnings("ignore:::gradio.queueing"),
-]
+# Gradio's queue calls pandas options that pandas 3 deprecates; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")
 
 
 def free_port() -> int:
