@@ -84,8 +84,8 @@ class Annotator:
         self._set_folder(folder)
 
     def _set_folder(self, folder: ImageFolder) -> None:
-        self.folder = folder
-        self.store = AnnotationStore(folder.output / FILE_NAME)
+        store = AnnotationStore(folder.output / FILE_NAME)  # raises before anything changes
+        self.folder, self.store = folder, store
         self.unreadable: dict[str, str] = {}
         self.image: LoadedImage | None = None
         self.index = -1

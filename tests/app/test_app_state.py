@@ -270,3 +270,17 @@ def test_a_single_image_file_is_a_session_of_one(tmp_path, segmenter):
         ImageFolder(folder / "notes.txt")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         ImageFolder(tmp_path / "missing")
+
+
+def test_a_corrupt_annotation_file_is_reported_and_kept(tmp_path, segmenter):
+    folder = image_folder(tmp_path / "images")
+    good = annotator(folder, segmenter)
+    other = image_folder(tmp_path / "other")
+    (other / "sam2-hf-annotations").mkdir()
+    corrupt = other / "sam2-hf-annotations" / FILE_NAME
+    corrupt.write_text("{oops")
+    assert not good.open_folder(other)
+    assert "not valid JSON" in good.message and good.folder.root == folder
+    assert corrupt.read_text() == "{oops"
+    with pytest.raises(ValueError, match="not valid JSON"):
+        annotator(other, segmenter)
