@@ -30,7 +30,7 @@ from .images import LoadedImage
 from .store import Box, Click, Prompt, StoredMask
 
 if TYPE_CHECKING:
-    from ..image.predictor import Sam2Predictor
+    from .. import Sam2Predictor
 
 # Settings of "segment everything": a 16x16 grid is ~4x faster than the original's 32x32
 # and finds the large objects a user wants as a starting point.
@@ -149,7 +149,7 @@ class Segmenter:
                 raise ModelUnavailableError(self.error)
             self._loading = True
             try:
-                from ..engine.loading import load_model
+                from .. import load_model
 
                 options: dict[str, Any] = {"device": self.device}
                 if self.dtype is not None:
@@ -187,7 +187,7 @@ class Segmenter:
             if predictor is not None:
                 self._predictors.move_to_end(image.key)
                 return predictor
-            from ..image.predictor import Sam2Predictor
+            from .. import Sam2Predictor
 
             if len(self._predictors) >= self.cache_size:
                 _, predictor = self._predictors.popitem(last=False)
@@ -293,7 +293,7 @@ class Segmenter:
         Raises:
             ModelUnavailableError: the model cannot be loaded.
         """
-        from ..image.automatic import MaskGenerator
+        from .. import MaskGenerator
 
         with self._lock:
             generator = MaskGenerator(
