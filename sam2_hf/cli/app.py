@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import auto, batch, convert, models, segment, track
+from . import annotate, auto, batch, convert, models, segment, track
 from .arguments import PROG, join_negative_values
 
 # Errors a user can act on; anything else is a bug and its message gets the type name.
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-v", "--verbose", action="store_true", help="show the traceback of a failure"
     )
-    for command in (segment, auto, batch, track, convert, models):
+    for command in (segment, auto, batch, track, annotate, convert, models):
         command.register(commands, common)
     return parser
 
