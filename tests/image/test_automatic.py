@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -124,23 +123,22 @@ def test_clicks_reach_the_decoder_in_crop_pixels(predictor, monkeypatch):
 
 def test_decoder_gets_the_originals_normalised_coordinates(predictor, monkeypatch):
     seen = {}
+    encoder = predictor.model.prompt_encoder
+    forward = encoder.forward
 
-    def forward(**kwargs):
+    def spy(*args, **kwargs):
         seen.update(kwargs)
-        count = kwargs["input_points"].shape[1]
-        return SimpleNamespace(
-            pred_masks=torch.zeros(1, count, 3, 32, 32), iou_scores=torch.zeros(1, count, 3)
-        )
+        return forward(*args, **kwargs)
 
-    monkeypatch.setattr(predictor, "model", forward)
+    monkeypatch.setattr(encoder, "forward", spy)
     gen = generator(predictor)
+    embedding = predictor.engine.encode([np.zeros((48, 64, 3), np.uint8)])
     points = torch.tensor([[6.0, 3.0], [60.0, 45.0]])
-    gen._predict_points([torch.zeros(1)], points, (0, 0, 64, 48), None)
+    gen._predict_points(embedding, points, (0, 0, 64, 48), None)
     # x / W * 128 and y / H * 128 (the tiny model's input size), as float32.
     expected = torch.tensor([[6 / 64, 3 / 48], [60 / 64, 45 / 48]], dtype=torch.float32) * 128
     torch.testing.assert_close(seen["input_points"][0, :, 0], expected, rtol=0, atol=0)
     assert seen["input_labels"].tolist() == [[[1], [1]]]
-    assert seen["multimask_output"] is True
 
 
 # ------------------------------------------------------------------ filtering
@@ -380,7 +378,7 @@ def test_bad_settings_name_the_argument(predictor, settings, error, message):
 
 
 def test_predictor_must_be_a_predictor():
-    with pytest.raises(TypeError, match="predictor must be a Sam2Predictor, got str"):
+    with pytest.raises(TypeError, match="predictor must be a Sam2Predictor, ImageEngine or Load"):
         MaskGenerator("tiny")
 
 
@@ -413,8 +411,8 @@ def test_end_to_end_on_the_tiny_model_non_square(predictor, image_hw, capsys):
         assert 0 < x < 64 and 0 < y < 48
     ious = [r["predicted_iou"] for r in records]
     assert ious == sorted(ious, reverse=True)
-    # A list of images gives a list per image; the same image gives the same records.
-    twice = gen.generate([image_hw, image_hw])
+    # generate_batch gives a list per image; the same image gives the same records.
+    twice = gen.generate_batch([image_hw, image_hw])
     assert len(twice) == 2
     for again in twice:
         assert [r["bbox"] for r in again] == [r["bbox"] for r in records]
@@ -430,7 +428,9 @@ def test_m2m_and_crops_run_on_the_tiny_model(predictor, image_hw):
         crop_n_layers=1,
         output_mode="coco_rle",
     )
-    for record in gen.generate(image_hw):
+    records = gen.generate(image_hw)
+    assert records  # thresholds at 0 keep masks: the loop below must run
+    for record in records:
         assert record["segmentation"]["size"] == [48, 64]
 
 
@@ -489,7 +489,10 @@ def test_same_records_as_the_transformers_pipeline(predictor, monkeypatch):
         scores = torch.stack(
             [(click[:, 0] * 0.37 + click[:, 1] * 0.11 + r) % 1.0 for r in (0.1, 0.5, 0.7)], 1
         )
-        return _Output(pred_masks=logits[None], iou_scores=scores[None])
+        present = torch.zeros(1, len(click), 1)
+        return _Output(
+            pred_masks=logits[None], iou_scores=scores[None], object_score_logits=present
+        )
 
     model = predictor.model
     monkeypatch.setattr(model, "forward", forward)

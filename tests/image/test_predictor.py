@@ -213,9 +213,9 @@ def test_hole_filling_matches_cleaning_the_low_res_logits(predictor, image_hw):
     plain = predictor
     plain.set_image(image_hw)
     raw = plain.predict(point_coords=[(20, 20)], return_logits=True)
-    cleaner = Sam2Predictor.__new__(Sam2Predictor)
-    cleaner.__dict__.update(plain.__dict__)
-    cleaner.max_hole_area, cleaner.max_sprinkle_area = 40, 40
+    cleaner = Sam2Predictor(plain.engine, max_hole_area=40, max_sprinkle_area=40)
+    assert cleaner.model is plain.model and plain.max_hole_area == 0
+    cleaner.set_embedding(plain.embedding)
     cleaned = cleaner.predict(point_coords=[(20, 20)])
     expected = clean_mask_logits(raw.logits, max_hole_area=40, max_sprinkle_area=40)
     expected_masks = (
@@ -410,7 +410,7 @@ def test_bad_batch_arguments(ready, image_hw):
         ready.predict_batch(image_hw, [[(1, 1, 5, 5)]])
     with pytest.raises(ValueError, match=r"boxes must have one entry per image \(2\), got 1"):
         ready.predict_batch([image_hw, image_hw], [[(1, 1, 5, 5)]])
-    with pytest.raises(ValueError, match="needs boxes or point_coords"):
+    with pytest.raises(ValueError, match="needs boxes, point_coords or mask_input"):
         ready.predict_batch([image_hw])
 
 
@@ -454,7 +454,7 @@ def test_masks_come_from_unclamped_logits(ready, image_hw, monkeypatch):
     result = ready.predict(point_coords=[(40, 12)], return_logits=True)
     with torch.no_grad():
         raw = ready.model(
-            image_embeddings=ready._require_image().image(0),
+            image_embeddings=list(ready.embedding.features),
             **{
                 k: v
                 for k, v in ready.processor(
