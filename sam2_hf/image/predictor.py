@@ -408,8 +408,10 @@ class Sam2Predictor:
                 mask_logits = torch.cat([self.engine.mask_prompt(mask, size) for mask in masks])
         if image_boxes is None and points is None and mask_logits is None:
             return None
+        if image_boxes is None and points is None:
+            return None, None, mask_logits  # the masks alone: one object per mask
         objects = _object_count(points, image_boxes)
-        if mask_logits is not None and objects and len(mask_logits) != objects:
+        if mask_logits is not None and len(mask_logits) != objects:
             raise ValueError(
                 f"mask_input[{index}] must hold one mask per object ({objects}), "
                 f"got {len(mask_logits)}"
