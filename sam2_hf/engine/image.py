@@ -403,14 +403,14 @@ class ImageEngine:
         prompts: dict[str, torch.Tensor] = {}
         count = None
         if points is not None:
-            coords = self.model_coordinates(_tensor(points, device), size)
+            coords = self.model_coordinates(_tensor(points, device, torch.float32), size)
             if coords.ndim != 3:
                 raise ValueError(f"points must have shape (N, K, 2), got {tuple(coords.shape)}")
             count = len(coords)
             if labels is None:
                 point_labels = torch.ones(coords.shape[:2], dtype=torch.int64, device=device)
             else:
-                point_labels = _tensor(labels, device).to(torch.int64)
+                point_labels = _tensor(labels, device, torch.int64)
             if point_labels.shape != coords.shape[:2]:
                 raise ValueError(
                     f"labels must have shape {tuple(coords.shape[:2])} like points, "
@@ -420,7 +420,7 @@ class ImageEngine:
         elif labels is not None:
             raise ValueError("labels were given without points")
         if boxes is not None:
-            corners = _tensor(boxes, device)
+            corners = _tensor(boxes, device, torch.float32)
             if corners.ndim != 2 or corners.shape[1] != 4:
                 raise ValueError(f"boxes must have shape (N, 4), got {tuple(corners.shape)}")
             if count is not None and len(corners) != count:
@@ -580,10 +580,14 @@ def _image_list(images: Sequence[ImageInput]) -> Sequence[ImageInput]:
     return images
 
 
-def _tensor(value: ArrayLike | torch.Tensor, device: torch.device) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    return torch.as_tensor(np.asarray(value), device=device)
+def _tensor(
+    value: ArrayLike | torch.Tensor, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """``value`` as a ``dtype`` tensor on ``device``; converted on the CPU first (float64 never
+    reaches an MPS device), without a copy where nothing changes."""
+    if not isinstance(value, torch.Tensor):
+        value = torch.as_tensor(np.asarray(value)).to(dtype)
+    return value.to(device=device, dtype=dtype)
 
 
 def _grad_mode(grad: bool, *, inference: bool) -> contextlib.AbstractContextManager[Any]:
