@@ -155,9 +155,9 @@ def main() -> None:
 
     image = test_image(480, 640)
     pil = Image.fromarray(image)
-    encoded, encode_s, encode_cpu, _ = measure(lambda: predictor._encode([image]))
+    encoded, encode_s, encode_cpu, _ = measure(lambda: predictor.engine.encode([image]))
     print(f"one image embedding: {encode_s:.2f} s wall, {encode_cpu:.2f} s CPU")
-    compare_decoding(model, encoded.image(0), 64)
+    compare_decoding(model, list(encoded.features), 64)
     print(f"{'grid':>6} {'impl':>10} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'masks':>6}")
     for n in grids:
         generator = MaskGenerator(predictor, points_per_side=n, **KEEP_ALL)
@@ -184,7 +184,7 @@ def main() -> None:
 
     # Record check: same embedding for both, square image so the pipeline's clicks are right.
     square = test_image(512, 512)
-    embedding = predictor._encode([square]).embeddings
+    embedding = predictor.engine.encode([square]).features
     original = model.get_image_embeddings
     model.get_image_embeddings = lambda *a, **k: [level.clone() for level in embedding]
     try:

@@ -25,7 +25,7 @@ import torch
 from transformers import Sam2Config, Sam2ImageProcessor, Sam2Model, Sam2Processor
 
 from sam2_hf import Sam2Predictor
-from sam2_hf.engine.loading import resolve_dtype
+from sam2_hf.engine.loading import LoadedModel, resolve_dtype
 
 
 def predictions(predictor: Sam2Predictor, image: np.ndarray, points: np.ndarray):
@@ -34,21 +34,20 @@ def predictions(predictor: Sam2Predictor, image: np.ndarray, points: np.ndarray)
     return np.stack([r.best for r in results]), np.stack([r.best_logits for r in results])
 
 
-class CastPredictor(Sam2Predictor):
+def cast_predictor(base: Sam2Predictor, dtype: torch.dtype) -> Sam2Predictor:
     """The whole model in half precision: weights and inputs cast, no autocast."""
+    model = copy.deepcopy(base.model).to(dtype)
+    forward, embed = model.forward, model.get_image_embeddings
 
-    def __init__(self, base: Sam2Predictor, dtype: torch.dtype) -> None:
-        self.__dict__.update(base.__dict__)
-        self.model = copy.deepcopy(base.model).to(dtype)
-        self.dtype = torch.float32  # disables autocast in the base class
-        forward, embed = self.model.forward, self.model.get_image_embeddings
+    def cast_forward(*args, **kwargs):
+        kwargs = {k: _to(v, dtype) for k, v in kwargs.items()}
+        return forward(*args, **kwargs)
 
-        def cast_forward(*args, **kwargs):
-            kwargs = {k: _to(v, dtype) for k, v in kwargs.items()}
-            return forward(*args, **kwargs)
-
-        self.model.forward = cast_forward
-        self.model.get_image_embeddings = lambda pixels, **kw: embed(pixels.to(dtype), **kw)
+    model.forward = cast_forward
+    model.get_image_embeddings = lambda pixels, **kw: embed(pixels.to(dtype), **kw)
+    # float32 as the engine's compute dtype disables its autocast.
+    loaded = LoadedModel(model, base.processor, base.device, torch.float32, "cast")
+    return Sam2Predictor(loaded)
 
 
 def _to(value, dtype):
@@ -80,7 +79,7 @@ def main() -> None:
         reference = Sam2Predictor.from_pretrained(source, device=args.device, dtype="fp32")
         autocast = Sam2Predictor.from_pretrained(source, device=args.device, dtype=args.dtype)
     half = resolve_dtype(args.dtype, reference.device)
-    cast = CastPredictor(reference, half)
+    cast = cast_predictor(reference, half)
 
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)

@@ -3,8 +3,10 @@
 The compat classes are built on the public ``Sam2Predictor``, ``MaskGenerator`` and
 ``VideoTracker``. Where they need more than those give, they come here:
 
-- ``encode``: the image engine's batch encoder (``Sam2Predictor._encode``), for the original's
-  ``_features`` and for decoding in the original's candidate order;
+- ``encode``: the image engine's batch encoder (``predictor.engine.encode``), returning the
+  bare feature levels the original's ``_features`` holds;
+- ``follow_model``: points a predictor's engine at the device its model was moved to
+  (``model.to(...)`` after construction, which the original allows);
 - ``frame_logits``: a tracking session's low-res mask logits per object on a frame (the
   original returns logits, the public ``FrameMasks`` holds binary masks);
 - ``prompted_frames`` / ``conditioning_frames``: which frames hold an object's prompts and
@@ -32,7 +34,12 @@ from .checkpoints import image_config, make_processor
 def encode(predictor: Sam2Predictor, images: Sequence[NDArray[Any]]) -> list[torch.Tensor]:
     """Vision-encode (H, W, 3) images in one forward: feature levels, batch first,
     high resolution first (``Sam2Model.get_image_embeddings``)."""
-    return list(predictor._encode(list(images)).embeddings)
+    return list(predictor.engine.encode(list(images)).features)
+
+
+def follow_model(predictor: Sam2Predictor, device: torch.device) -> None:
+    """Make the predictor run where its model now is (the model was moved after loading)."""
+    predictor.engine.loaded.device = device
 
 
 def session_state(session: TrackingSession) -> Any:

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from ..image.automatic import MaskGenerator
 from ..image.grid import generate_crop_boxes
 from ..image.predictor import Sam2Predictor
-from ._internals import loaded_from
+from ._internals import follow_model, loaded_from
 from .sam2_image_predictor import SAM2ImagePredictor, area_threshold
 
 
@@ -118,7 +118,7 @@ class SAM2AutomaticMaskGenerator:
         """
         if isinstance(image, (list, tuple)):
             raise TypeError("generate takes one image, an (H, W, 3) array; call it per image")
-        self._generator.predictor.device = self.predictor.device  # the model may have moved
+        follow_model(self._generator.predictor, self.predictor.device)  # the model may have moved
         records = cast(list[dict[str, Any]], self._generator.generate(image))
         height, width = np.asarray(image).shape[:2]
         crops, _ = generate_crop_boxes((height, width), self.crop_n_layers, self.crop_overlap_ratio)

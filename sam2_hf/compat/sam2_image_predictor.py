@@ -23,7 +23,7 @@ from ..engine.fast_decode import decode_prompts
 from ..formats.masks import clean_mask_logits
 from ..image.predictor import Sam2Predictor
 from ..inputs import load_image
-from ._internals import encode, loaded_from
+from ._internals import encode, follow_model, loaded_from
 
 logger = logging.getLogger(__name__)
 
@@ -384,7 +384,7 @@ class SAM2ImagePredictor:
 
     def _sync_device(self) -> None:
         # The model may have been moved (model.to(...)) since the predictor was made.
-        self._engine.device = self.device
+        follow_model(self._engine, self.device)
 
 
 def _decode(

@@ -12,11 +12,13 @@ The results are bit-identical to ``model(image_embeddings=..., input_points=...,
 input_labels=..., multimask_output=...)``: broadcasting does not change an elementwise op's
 arithmetic, and a projection of the shared image tokens computes each output row from the
 same inputs in the same order whether it runs once or once per click.
-``tests/test_fast_decode.py`` checks this with ``torch.equal``, so a transformers release that
-changes the decoder fails there instead of changing masks.
+``tests/engine/test_fast_decode.py`` checks this with ``torch.equal``, so a transformers release
+that changes the decoder fails there instead of changing masks.
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -107,9 +109,10 @@ def decode_prompts(
         out = model(image_embeddings=image_embeddings, multimask_output=multimask_output, **prompts)
         return out.pred_masks[0], out.iou_scores[0], out.object_score_logits[0]
 
-    decoder = model.mask_decoder
-    image_pe = model.get_image_wide_positional_embeddings()
-    sparse, dense = model.prompt_encoder(**_prompt_defaults(model, image_embeddings, **prompts))
+    sam2 = cast(Sam2Model, model)  # supports_fast_decode checked the type
+    decoder = sam2.mask_decoder
+    image_pe = sam2.get_image_wide_positional_embeddings()
+    sparse, dense = sam2.prompt_encoder(**_prompt_defaults(sam2, image_embeddings, **prompts))
     count = sparse.shape[1]
     output_tokens = torch.cat(
         [decoder.obj_score_token.weight, decoder.iou_token.weight, decoder.mask_tokens.weight]
@@ -149,7 +152,7 @@ def decode_prompts(
 
 
 def _prompt_defaults(
-    model: nn.Module,
+    model: Sam2Model,
     image_embeddings: list[torch.Tensor],
     input_points: torch.Tensor | None,
     input_labels: torch.Tensor | None,
@@ -194,7 +197,9 @@ def _two_way_transformer(
     keys = image.flatten(2).transpose(1, 2).unsqueeze(1).contiguous()
     key_pe = image_pe.flatten(2).transpose(1, 2).unsqueeze(1).contiguous()
     first, *rest = transformer.layers
-    queries, keys = _first_block(first, tokens, keys, tokens, key_pe)
+    queries, keys = _first_block(
+        cast(Sam2TwoWayAttentionBlock, first), tokens, keys, tokens, key_pe
+    )
     for layer in rest:
         # key_pe broadcasts over the clicks in the block's elementwise adds.
         queries, keys, _ = layer(

@@ -5,29 +5,32 @@ clicks per forward; weak and unstable masks are dropped, duplicates removed with
 Settings, defaults and record fields are the original's, and so are the records, with three
 exact shortcuts: masks failing ``pred_iou_thresh`` are never upscaled, surviving masks are kept
 bit-packed instead of run-length encoded, and only the masks that are returned get unpacked
-and encoded. The clicks are decoded by ``fast_decode.decode_clicks``, which gives the model's
-own outputs bit for bit without copying the image features once per click.
+and encoded. All model work goes through ``ImageEngine`` (encode each crop, decode the clicks
+with the fast decoder, upscale), so clicks reach the model as the predictor's do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from numpy.typing import NDArray
+from PIL import Image, UnidentifiedImageError
 from torchvision.ops import batched_nms, box_area
 from tqdm.auto import tqdm
+from typing_extensions import Unpack
 
-from ..engine.fast_decode import decode_clicks
-from ..engine.loading import LoadOptions, autocast
+from ..engine.image import ImageEmbedding, ImageEngine, as_rgb, clamp_logits
+from ..engine.loading import LoadedModel, LoadOptions, load_model
 from ..formats.coco import from_coco_rle, to_coco_rle, to_uncompressed_rle
-from ..formats.masks import clean_mask_logits, remove_small_regions
+from ..formats.masks import remove_small_regions
 from ..inputs import ImageInput, check_float, check_int, load_image
 from .grid import CropBox, build_all_layer_point_grids, crop_points, generate_crop_boxes
 from .predictor import Sam2Predictor
@@ -36,8 +39,38 @@ OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
 # Masks whose box comes this close (pixels) to a crop edge that is not an image edge are cut
 # off by the crop and dropped, as in the original.
 _CROP_EDGE_TOLERANCE = 20.0
+# progress=None shows a bar from this many decoder batches on (the default 32 x 32 grid has 16).
+_PROGRESS_MIN_BATCHES = 8
 
 Record = dict[str, Any]
+
+
+class GeneratorSettings(TypedDict, total=False):
+    """The keyword settings of ``MaskGenerator`` (see its constructor), as a type for
+    ``MaskGenerator.from_pretrained``'s keywords."""
+
+    points_per_side: int | None
+    points_per_batch: int
+    pred_iou_thresh: float
+    stability_score_thresh: float
+    stability_score_offset: float
+    mask_threshold: float | None
+    box_nms_thresh: float
+    crop_n_layers: int
+    crop_nms_thresh: float
+    crop_overlap_ratio: float
+    crop_n_points_downscale_factor: int
+    point_grids: Sequence[NDArray[np.floating]] | None
+    min_mask_region_area: int
+    output_mode: str
+    use_m2m: bool
+    multimask_output: bool
+    max_hole_area: int | None
+    max_sprinkle_area: int | None
+
+
+class PretrainedGeneratorOptions(GeneratorSettings, LoadOptions, total=False):
+    """``MaskGenerator.from_pretrained``'s keywords: the settings and the ``LoadOptions``."""
 
 
 @dataclass
@@ -115,13 +148,13 @@ class MaskGenerator:
 
     def __init__(
         self,
-        predictor: Sam2Predictor,
+        predictor: Sam2Predictor | ImageEngine | LoadedModel,
         points_per_side: int | None = 32,
         points_per_batch: int = 64,
         pred_iou_thresh: float = 0.8,
         stability_score_thresh: float = 0.95,
         stability_score_offset: float = 1.0,
-        mask_threshold: float = 0.0,
+        mask_threshold: float | None = None,
         box_nms_thresh: float = 0.7,
         crop_n_layers: int = 0,
         crop_nms_thresh: float = 0.7,
@@ -132,13 +165,15 @@ class MaskGenerator:
         output_mode: str = "binary_mask",
         use_m2m: bool = False,
         multimask_output: bool = True,
+        *,
+        max_hole_area: int | None = None,
+        max_sprinkle_area: int | None = None,
     ) -> None:
-        """Use an already loaded predictor (its model, device and dtype); settings as the original.
+        """Use an already loaded model (its device and dtype); settings as the original.
 
         Args:
-            predictor: a ``Sam2Predictor``; its current image is left alone. Its
-                ``max_hole_area`` / ``max_sprinkle_area`` clean the 256x256 logits before
-                upscaling, which is what the original does with ``min_mask_region_area``.
+            predictor: a ``Sam2Predictor`` (its current image is left alone), an
+                ``ImageEngine`` or a ``LoadedModel``: the generator runs on that engine.
             points_per_side: grid points along each side of the image (n x n clicks); None
                 when ``point_grids`` is given.
             points_per_batch: clicks decoded per forward; more is faster and uses more memory.
@@ -146,7 +181,9 @@ class MaskGenerator:
             stability_score_thresh: keep masks whose stability score is at least this, in
                 [0, 1]: the IoU of the mask thresholded at ``mask_threshold`` +- the offset.
             stability_score_offset: the threshold shift for the stability score, >= 0.
-            mask_threshold: logits above it are foreground.
+            mask_threshold: logits above it are foreground. Default: the engine's (0.0 unless
+                the predictor or engine was made with another); a value here makes an engine
+                of its own that shares the model, so one threshold decides every step.
             box_nms_thresh: box IoU above which the weaker of two masks of a crop is dropped.
             crop_n_layers: run again on (2**i)**2 crops for i = 1 .. crop_n_layers.
             crop_nms_thresh: box IoU for removing duplicates between crops (smaller crops win).
@@ -160,33 +197,54 @@ class MaskGenerator:
                 ``"coco_rle"`` (COCO RLE dicts, ``counts`` a str, JSON-ready).
             use_m2m: refine each mask once more with itself as the mask prompt.
             multimask_output: three candidate masks per click instead of one.
+            max_hole_area: fill background regions of at most this many pixels of the 256x256
+                logits before upscaling (the engine's option, as ``mask_threshold``).
+            max_sprinkle_area: remove foreground specks of at most this many low-res pixels.
 
         Raises:
             TypeError, ValueError: a setting of the wrong type or out of range.
         """
-        if not isinstance(predictor, Sam2Predictor):
+        self._predictor: Sam2Predictor | None = None
+        if isinstance(predictor, Sam2Predictor):
+            engine = predictor.engine
+            self._predictor = predictor
+        elif isinstance(predictor, ImageEngine):
+            engine = predictor
+        elif isinstance(predictor, LoadedModel):
+            engine = ImageEngine(predictor)
+        else:
             raise TypeError(
-                f"predictor must be a Sam2Predictor, got {type(predictor).__name__}; "
-                "use MaskGenerator.from_pretrained(...) to load one"
+                "predictor must be a Sam2Predictor, ImageEngine or LoadedModel, got "
+                f"{type(predictor).__name__}; use MaskGenerator.from_pretrained(...) to load one"
             )
-        self.predictor = predictor
+        if mask_threshold is not None or max_hole_area is not None or max_sprinkle_area is not None:
+            engine = engine.with_options(
+                mask_threshold=mask_threshold,
+                max_hole_area=max_hole_area,
+                max_sprinkle_area=max_sprinkle_area,
+            )
+        self.engine = engine
         crop_n_layers = check_int("crop_n_layers", crop_n_layers, minimum=0)
         crop_n_points_downscale_factor = check_int(
             "crop_n_points_downscale_factor", crop_n_points_downscale_factor, minimum=1
         )
-        if (points_per_side is None) == (point_grids is None):
-            given = "neither" if points_per_side is None else "both"
+        if points_per_side is not None and point_grids is not None:
             raise ValueError(
-                "pass exactly one of points_per_side and point_grids, got "
-                f"{given}; to use point_grids set points_per_side=None"
+                "pass exactly one of points_per_side and point_grids, got both; to use "
+                "point_grids set points_per_side=None"
             )
         if points_per_side is not None:
             points_per_side = check_int("points_per_side", points_per_side, minimum=1)
             self.point_grids = build_all_layer_point_grids(
                 points_per_side, crop_n_layers, crop_n_points_downscale_factor
             )
-        else:
+        elif point_grids is not None:
             self.point_grids = _check_point_grids(point_grids, crop_n_layers)
+        else:
+            raise ValueError(
+                "pass exactly one of points_per_side and point_grids, got neither; to use "
+                "point_grids set points_per_side=None"
+            )
         self.points_per_side = points_per_side
         self.points_per_batch = check_int("points_per_batch", points_per_batch, minimum=1)
         self.pred_iou_thresh = check_float("pred_iou_thresh", pred_iou_thresh, 0.0, 1.0)
@@ -196,7 +254,6 @@ class MaskGenerator:
         self.stability_score_offset = check_float(
             "stability_score_offset", stability_score_offset, 0.0, math.inf
         )
-        self.mask_threshold = check_float("mask_threshold", mask_threshold, -math.inf, math.inf)
         self.box_nms_thresh = check_float("box_nms_thresh", box_nms_thresh, 0.0, 1.0)
         self.crop_n_layers = crop_n_layers
         self.crop_nms_thresh = check_float("crop_nms_thresh", crop_nms_thresh, 0.0, 1.0)
@@ -219,70 +276,123 @@ class MaskGenerator:
 
     @classmethod
     def from_pretrained(
-        cls,
-        model: str | os.PathLike[str] = "tiny",
-        *,
-        mask_threshold: float = 0.0,
-        max_hole_area: int = 0,
-        max_sprinkle_area: int = 0,
-        **options: Any,
+        cls, model: str | os.PathLike[str] = "tiny", **options: Unpack[PretrainedGeneratorOptions]
     ) -> MaskGenerator:
         """Load a model by short name, hub id or folder (as ``Sam2Predictor.from_pretrained``).
 
         ``options`` are the ``LoadOptions`` (``device``, ``dtype``, ``revision``, ...) and the
-        generator's settings (``points_per_side=16``, ``output_mode="coco_rle"`` ...);
-        ``max_hole_area`` / ``max_sprinkle_area`` clean the low-res masks as the predictor's.
+        constructor's settings (``points_per_side=16``, ``output_mode="coco_rle"``,
+        ``max_hole_area=25`` ...).
+
+        Example:
+            >>> generator = MaskGenerator.from_pretrained(
+            ...     "tiny", device="cpu", points_per_side=16
+            ... )  # doctest: +SKIP
         """
         loading = set(LoadOptions.__annotations__)
-        load = {key: options.pop(key) for key in list(options) if key in loading}
-        predictor = Sam2Predictor.from_pretrained(
-            model,
-            mask_threshold=mask_threshold,
-            max_hole_area=max_hole_area,
-            max_sprinkle_area=max_sprinkle_area,
-            **load,  # type: ignore[misc]
-        )
-        return cls(predictor, mask_threshold=mask_threshold, **options)
+        unknown = set(options) - loading - set(GeneratorSettings.__annotations__)
+        if unknown:
+            raise TypeError(
+                f"unknown option(s) {sorted(unknown)}; MaskGenerator.from_pretrained takes the "
+                f"loading options {sorted(loading)} and the MaskGenerator settings"
+            )
+        load = cast(LoadOptions, {k: v for k, v in options.items() if k in loading})
+        settings = cast(GeneratorSettings, {k: v for k, v in options.items() if k not in loading})
+        return cls(load_model(model, task="image", **load), **settings)
+
+    @property
+    def mask_threshold(self) -> float:
+        """Logits above it are foreground: the engine's, used for every step."""
+        return self.engine.mask_threshold
+
+    @property
+    def predictor(self) -> Sam2Predictor:
+        """A ``Sam2Predictor`` on this generator's engine (the one it was given, if that one
+        shares the engine)."""
+        if self._predictor is None or self._predictor.engine is not self.engine:
+            self._predictor = Sam2Predictor(self.engine)
+        return self._predictor
 
     # ---------------------------------------------------------------- public
 
-    def generate(
-        self, image: ImageInput | Sequence[ImageInput], *, progress: bool = False
-    ) -> list[Record] | list[list[Record]]:
-        """Every mask in an image, or in each image of a list.
+    def generate(self, image: ImageInput, *, progress: bool | None = None) -> list[Record]:
+        """Every mask in one image.
 
         Args:
-            image: path, URL, PIL image or (H, W[, C]) array; or a list or tuple of them.
-            progress: show a tqdm progress bar over the decoder batches of all crops.
+            image: path, URL, PIL image or (H, W[, C]) array. For several images use
+                ``generate_batch``.
+            progress: show a progress bar over the decoder batches of all crops (tqdm's
+                notebook-aware bar). Default: shown when there are at least 8 batches.
 
         Returns:
-            For one image a list of records, sorted by ``predicted_iou``, best first; for a
-            list of images one such list per image. Each record is a dict with
+            Records sorted by ``predicted_iou``, best first. Each record is a dict with
             ``segmentation`` (per ``output_mode``; masks at the original image size),
             ``area`` (int, pixels), ``bbox`` ([x, y, w, h] floats with w = x_max - x_min of
             the mask's pixels, the original's convention), ``predicted_iou`` (float),
             ``point_coords`` ([[x, y]], the click in image pixels), ``stability_score`` (float)
             and ``crop_box`` ([x, y, w, h] of the crop the mask came from).
+
+        Raises:
+            TypeError: a list of images (use ``generate_batch``) or an unknown image type.
         """
         if isinstance(image, list | tuple):
-            return [
-                self._generate_one(item, progress, f"image {i + 1}/{len(image)}")
-                for i, item in enumerate(image)
-            ]
-        return self._generate_one(image, progress, "masks")
+            raise TypeError(
+                f"generate() takes one image, got a {type(image).__name__} of "
+                f"{len(image)}; use generate_batch(images) for several"
+            )
+        return self._generate_one(as_rgb(image), progress, "masks")
+
+    def generate_batch(
+        self, images: Sequence[ImageInput], *, progress: bool | None = None
+    ) -> list[list[Record]]:
+        """Every mask in each of several images: ``generate`` per image.
+
+        Every item is checked before any is processed, so a bad item fails at once and the
+        error names its index. Images are read one at a time (paths are opened when their
+        turn comes).
+
+        Args:
+            images: a list or tuple of paths, URLs, PIL images or arrays.
+            progress: as for ``generate``, one bar per image.
+
+        Returns:
+            One list of records per image, in order (see ``generate``).
+
+        Raises:
+            TypeError, ValueError, FileNotFoundError: an item that is not a readable image;
+                the message starts with ``images[i]``.
+        """
+        if not isinstance(images, list | tuple):
+            raise TypeError(
+                f"images must be a list or tuple of images, got {type(images).__name__}; "
+                "use generate(image) for one image"
+            )
+        for index, image in enumerate(images):
+            with _naming_item(index):
+                _check_image(image)
+        results = []
+        for index, image in enumerate(images):
+            with _naming_item(index):
+                pixels = as_rgb(image)
+            results.append(self._generate_one(pixels, progress, f"image {index + 1}/{len(images)}"))
+        return results
 
     # ---------------------------------------------------------------- pipeline
 
-    def _generate_one(self, image: ImageInput, progress: bool, label: str) -> list[Record]:
-        pixels = load_image(image)
-        image_size = (pixels.shape[0], pixels.shape[1])
+    @torch.inference_mode()
+    def _generate_one(
+        self, pixels: NDArray[Any], progress: bool | None, label: str
+    ) -> list[Record]:
+        """Records for one (H, W, 3) image from ``as_rgb``."""
+        image_size = (int(pixels.shape[0]), int(pixels.shape[1]))
         crop_boxes, layers = generate_crop_boxes(
             image_size, self.crop_n_layers, self.crop_overlap_ratio
         )
         batches = sum(
             math.ceil(len(self.point_grids[layer]) / self.points_per_batch) for layer in layers
         )
-        with tqdm(total=batches, desc=label, unit="batch", disable=not progress) as bar:
+        show = batches >= _PROGRESS_MIN_BATCHES if progress is None else progress
+        with tqdm(total=batches, desc=label, unit="batch", disable=not show) as bar:
             kept = _Candidates.cat(
                 [
                     self._process_crop(pixels, box, layer, image_size, bar)
@@ -310,12 +420,12 @@ class MaskGenerator:
         bar: tqdm,
     ) -> _Candidates:
         x0, y0, x1, y1 = crop_box
-        embeddings = self.predictor._encode([pixels[y0:y1, x0:x1]]).image(0)
+        embedding = self.engine.encode([pixels[y0:y1, x0:x1]])
         points = torch.from_numpy(crop_points(self.point_grids[layer], crop_box))
         parts = []
         for start in range(0, len(points), self.points_per_batch):
-            batch = points[start : start + self.points_per_batch].to(self.predictor.device)
-            parts.append(self._process_batch(embeddings, batch, crop_box, image_size))
+            batch = points[start : start + self.points_per_batch].to(self.engine.device)
+            parts.append(self._process_batch(embedding, batch, crop_box, image_size))
             bar.update(1)
         data = _Candidates.cat(parts)
         keep = batched_nms(
@@ -329,19 +439,19 @@ class MaskGenerator:
 
     def _process_batch(
         self,
-        embeddings: list[torch.Tensor],
+        embedding: ImageEmbedding,
         points: torch.Tensor,
         crop_box: CropBox,
         image_size: tuple[int, int],
     ) -> _Candidates:
         x0, y0, x1, y1 = crop_box
         crop_hw = (y1 - y0, x1 - x0)
-        low_res, iou = self._predict_points(embeddings, points, crop_box, None)
+        low_res, iou = self._predict_points(embedding, points, crop_box, None)
         per_point = low_res.shape[1]
         low_res, iou = low_res.flatten(0, 1), iou.flatten(0, 1)
         points = points.repeat_interleave(per_point, dim=0)
         if self.use_m2m:
-            low_res, iou = self._refine(embeddings, points, low_res, crop_box)
+            low_res, iou = self._refine(embedding, points, low_res, crop_box)
         if self.pred_iou_thresh > 0.0:
             # Exact shortcut: the predicted IoU needs no mask, so weak masks are never upscaled.
             keep = iou > self.pred_iou_thresh
@@ -398,10 +508,9 @@ class MaskGenerator:
 
     # ---------------------------------------------------------------- model calls
 
-    @torch.inference_mode()
     def _predict_points(
         self,
-        embeddings: list[torch.Tensor],
+        embedding: ImageEmbedding,
         points: torch.Tensor,
         crop_box: CropBox,
         mask_input: torch.Tensor | None,
@@ -409,7 +518,7 @@ class MaskGenerator:
         """Decode one click per object on a crop's embedding.
 
         Args:
-            embeddings: the crop's feature levels, batch of one.
+            embedding: the crop's embedding (its size is the crop's).
             points: (N, 2) float32 clicks (x, y) in pixels of the crop.
             crop_box: (x0, y0, x1, y1) of the crop in the image.
             mask_input: None, or (N, 1, h, w) low-res logits, one mask prompt per click.
@@ -417,37 +526,19 @@ class MaskGenerator:
         Returns:
             Low-res logits (N, C, h, w) float32, not clamped, and predicted IoUs (N, C).
         """
-        x0, y0, x1, y1 = crop_box
-        height, width = y1 - y0, x1 - x0
-        target = float(self.predictor.processor.target_size)
-        # The original's normalisation, in float32: divide by the crop size, scale to the input.
-        coords = points.to(torch.float32).clone()
-        coords[:, 0] = coords[:, 0] / width
-        coords[:, 1] = coords[:, 1] / height
-        coords = coords * target
-        labels = torch.ones(len(coords), dtype=torch.int64, device=coords.device)
-        with autocast(self.predictor.device, self.predictor.dtype):
-            if mask_input is None:
-                # The model's own decoding, bit for bit, without a copy of the image features
-                # per click.
-                masks, iou = decode_clicks(
-                    self.predictor.model, embeddings, coords, labels, self.multimask_output
-                )
-                return masks.float(), iou.float()
-            # A mask prompt is per image in transformers: give every click its own batch entry.
-            count = len(coords)
-            out = self.predictor.model(
-                image_embeddings=[level.expand(count, *level.shape[1:]) for level in embeddings],
-                input_points=coords[:, None, None],
-                input_labels=labels[:, None, None],
-                input_masks=mask_input,
-                multimask_output=False,
-            )
-            return out.pred_masks[:, 0].float(), out.iou_scores[:, 0].float()
+        labels = torch.ones((len(points), 1), dtype=torch.int64, device=points.device)
+        decoded = self.engine.decode(
+            embedding,
+            points=points[:, None],
+            labels=labels,
+            mask_logits=mask_input,
+            multimask_output=self.multimask_output if mask_input is None else False,
+        )
+        return decoded.low_res, decoded.scores
 
     def _refine(
         self,
-        embeddings: list[torch.Tensor],
+        embedding: ImageEmbedding,
         points: torch.Tensor,
         low_res: torch.Tensor,
         crop_box: CropBox,
@@ -456,24 +547,15 @@ class MaskGenerator:
         masks, scores = [], []
         for start in range(0, len(points), self.points_per_batch):
             chunk = slice(start, start + self.points_per_batch)
-            prompt = torch.clamp(low_res[chunk], -32.0, 32.0)[:, None]
-            refined, iou = self._predict_points(embeddings, points[chunk], crop_box, prompt)
+            prompt = clamp_logits(low_res[chunk])[:, None]
+            refined, iou = self._predict_points(embedding, points[chunk], crop_box, prompt)
             masks.append(refined[:, 0])
             scores.append(iou[:, 0])
         return torch.cat(masks), torch.cat(scores)
 
     def _upscale(self, low_res: torch.Tensor, crop_hw: tuple[int, int]) -> torch.Tensor:
         """(n, h, w) low-res logits -> (n, H, W) logits at the crop's size."""
-        predictor = self.predictor
-        if predictor.max_hole_area or predictor.max_sprinkle_area:
-            cleaned = clean_mask_logits(
-                low_res.cpu().numpy(),
-                mask_threshold=predictor.mask_threshold,
-                max_hole_area=predictor.max_hole_area,
-                max_sprinkle_area=predictor.max_sprinkle_area,
-            )
-            low_res = torch.from_numpy(cleaned).to(low_res.device)
-        return F.interpolate(low_res[:, None], crop_hw, mode="bilinear", align_corners=False)[:, 0]
+        return self.engine.upscale(low_res[:, None], crop_hw)[:, 0]
 
     # ---------------------------------------------------------------- output
 
@@ -620,3 +702,42 @@ def _check_point_grids(
             )
         grids.append(array)
     return grids
+
+
+@contextlib.contextmanager
+def _naming_item(index: int) -> Iterator[None]:
+    """Re-raise an image's error with ``images[i]: `` in front of its message, same type."""
+    try:
+        yield
+    except (TypeError, ValueError, OSError) as error:
+        try:
+            renamed = type(error)(f"images[{index}]: {error}")
+        except TypeError:  # an exception class that takes other arguments: leave it as it is
+            raise error from None
+        raise renamed from None
+
+
+def _check_image(image: Any) -> None:
+    """Fail now for an item that cannot be an image, without decoding files or fetching URLs.
+
+    Arrays are validated in full (``load_image``); files must exist and be recognised as
+    images from their header; PIL images and URLs pass.
+    """
+    if isinstance(image, np.ndarray):
+        load_image(image)
+    elif isinstance(image, (str, os.PathLike)):
+        text = os.fspath(image)
+        if isinstance(text, str) and text.startswith(("http://", "https://")):
+            return
+        path = Path(text)
+        if not path.is_file():
+            load_image(path)  # its FileNotFoundError / IsADirectoryError
+        try:
+            with Image.open(path):
+                pass
+        except (UnidentifiedImageError, OSError) as error:
+            raise ValueError(
+                f"image file {str(path)!r} cannot be read as an image: {error}"
+            ) from None
+    elif not isinstance(image, Image.Image):
+        load_image(image)  # its TypeError

@@ -197,6 +197,9 @@ def segment_jobs(
 ) -> Iterator[tuple[BoxJob, Masks]]:
     """One mask per box for every job, ``batch_size`` images per encoder forward.
 
+    Each image file is read once: the array read here (for the YOLO boxes' pixel size) is
+    the one the predictor encodes.
+
     Yields:
         ``(job, masks)`` in job order; ``masks`` follow the job's boxes (empty for no boxes).
     """

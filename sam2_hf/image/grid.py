@@ -75,6 +75,8 @@ def generate_crop_boxes(
     Returns:
         ``(boxes, layers)``: boxes (x0, y0, x1, y1) in pixels with x1 / y1 exclusive, and the
         layer index of each. Within a layer crops go column by column (x0 outer, y0 inner).
+        Every box holds at least one pixel and no box appears twice: on images too small for
+        ``n_layers`` (e.g. 20x30 with 3 layers) deeper layers have fewer than (2**i)**2 crops.
 
     Example:
         >>> generate_crop_boxes((100, 200), 1, 0.25)[0]
@@ -84,6 +86,7 @@ def generate_crop_boxes(
     short_side = min(height, width)
     boxes: list[CropBox] = [(0, 0, width, height)]
     layers = [0]
+    seen = set(boxes)
     for layer in range(1, n_layers + 1):
         per_side = 2**layer
         overlap = int(overlap_ratio * short_side * (2 / per_side))
@@ -93,8 +96,13 @@ def generate_crop_boxes(
         y_starts = [int((crop_h - overlap) * i) for i in range(per_side)]
         for x0 in x_starts:
             for y0 in y_starts:
-                boxes.append((x0, y0, min(x0 + crop_w, width), min(y0 + crop_h, height)))
-                layers.append(layer)
+                box = (x0, y0, min(x0 + crop_w, width), min(y0 + crop_h, height))
+                # On images small for the layer count the formula runs past the image edge
+                # (empty or inverted boxes) and repeats crops: those are left out.
+                if box[2] > box[0] and box[3] > box[1] and box not in seen:
+                    seen.add(box)
+                    boxes.append(box)
+                    layers.append(layer)
     return boxes, layers
 
 

@@ -1,41 +1,27 @@
-"""``Sam2Predictor``: the original ``SAM2ImagePredictor`` API on transformers' ``Sam2Model``."""
+"""``Sam2Predictor``: the original ``SAM2ImagePredictor`` API on transformers' ``Sam2Model``.
+
+A front end of ``sam2_hf.engine.image.ImageEngine``: it validates prompts, keeps the current
+image's embedding and ranks candidates; the engine does the model work.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from numpy.typing import ArrayLike, NDArray
+from transformers import Sam2Model, Sam2Processor
 from typing_extensions import Unpack
 
-from ..engine.fast_decode import decode_prompts
-from ..engine.loading import LoadedModel, LoadOptions, autocast, load_model
-from ..formats.masks import clean_mask_logits
-from ..inputs import ImageInput, as_boxes, as_points, load_image, to_float_rgb
+from ..engine.image import ImageEmbedding, ImageEngine, as_rgb
+from ..engine.loading import LoadedModel, LoadOptions, load_model
+from ..inputs import ImageInput, as_boxes, as_points
 from ..results import Masks, Prediction
 
-# The original clamps the returned low-res logits so they stay usable as a mask prompt.
-_LOGIT_CLAMP = 32.0
-# A binary mask prompt becomes logits of +10 inside and -10 outside, the scale the original
-# sam2 gives masks it turns into logits (``_use_mask_as_output``: mask * 20 - 10).
-_MASK_LOGIT_SCALE, _MASK_LOGIT_BIAS = 20.0, -10.0
-
-
-@dataclass(frozen=True)
-class _Encoded:
-    """The vision encoder's output for the images of one ``set_image`` / batch call."""
-
-    embeddings: list[torch.Tensor]  # per feature level, batch first
-    sizes: list[tuple[int, int]]  # original (H, W) per image
-
-    def image(self, index: int) -> list[torch.Tensor]:
-        return [level[index : index + 1] for level in self.embeddings]
+Points = tuple[NDArray[np.float32], NDArray[np.int64]]
 
 
 class Sam2Predictor:
@@ -49,34 +35,55 @@ class Sam2Predictor:
 
     def __init__(
         self,
-        loaded: LoadedModel,
+        loaded: LoadedModel | ImageEngine,
         *,
-        mask_threshold: float = 0.0,
-        max_hole_area: int = 0,
-        max_sprinkle_area: int = 0,
+        mask_threshold: float | None = None,
+        max_hole_area: int | None = None,
+        max_sprinkle_area: int | None = None,
     ) -> None:
-        """Wrap an already loaded model; most users call ``from_pretrained`` instead.
+        """Wrap an already loaded model or engine; most users call ``from_pretrained`` instead.
 
         Args:
-            loaded: the model, processor, device and dtype from ``sam2_hf.models.load_model``.
-            mask_threshold: logits above it are foreground.
+            loaded: the model, processor, device and dtype from ``sam2_hf.load_model``, or an
+                ``ImageEngine`` (shared, not copied: e.g. ``other_predictor.engine``).
+            mask_threshold: logits above it are foreground. Default: 0.0, or the engine's.
             max_hole_area: fill background regions of at most this many pixels of the 256x256
                 low-res mask (0 = off), as the original predictor's argument of that name.
+                Default: 0, or the engine's.
             max_sprinkle_area: remove foreground specks of at most this many low-res pixels.
+                Default: 0, or the engine's.
+
+        Raises:
+            TypeError: ``loaded`` of another type, or an area that is not an int.
+            ValueError: a negative area or a non-finite threshold.
         """
-        self.model = loaded.model
-        self.processor = loaded.processor
-        self.device = loaded.device
-        self.dtype = loaded.dtype
-        self.mask_threshold = float(mask_threshold)
-        self.max_hole_area = int(max_hole_area)
-        self.max_sprinkle_area = int(max_sprinkle_area)
-        clean_mask_logits(
-            np.zeros((1, 1)),
-            max_hole_area=self.max_hole_area,
-            max_sprinkle_area=self.max_sprinkle_area,
-        )  # validates both areas
-        self._encoded: _Encoded | None = None
+        options = {
+            "mask_threshold": mask_threshold,
+            "max_hole_area": max_hole_area,
+            "max_sprinkle_area": max_sprinkle_area,
+        }
+        if isinstance(loaded, ImageEngine):
+            engine = loaded
+            if any(value is not None for value in options.values()):
+                engine = loaded.with_options(
+                    mask_threshold=mask_threshold,
+                    max_hole_area=max_hole_area,
+                    max_sprinkle_area=max_sprinkle_area,
+                )
+        elif isinstance(loaded, LoadedModel):
+            engine = ImageEngine(
+                loaded,
+                mask_threshold=0.0 if mask_threshold is None else mask_threshold,
+                max_hole_area=0 if max_hole_area is None else max_hole_area,
+                max_sprinkle_area=0 if max_sprinkle_area is None else max_sprinkle_area,
+            )
+        else:
+            raise TypeError(
+                "loaded must be a LoadedModel (sam2_hf.load_model) or an ImageEngine, got "
+                f"{type(loaded).__name__}; use Sam2Predictor.from_pretrained(...) to load one"
+            )
+        self.engine = engine
+        self._embedding: ImageEmbedding | None = None
 
     @classmethod
     def from_pretrained(
@@ -95,13 +102,45 @@ class Sam2Predictor:
         ``dtype=None`` picks bfloat16 on Ampere-or-newer CUDA GPUs and float32 elsewhere. See
         ``sam2_hf.load_model``. The other arguments are the constructor's.
         """
-        loaded = load_model(model, task="image", **options)
-        return cls(
-            loaded,
+        engine = ImageEngine(
+            load_model(model, task="image", **options),
             mask_threshold=mask_threshold,
             max_hole_area=max_hole_area,
             max_sprinkle_area=max_sprinkle_area,
         )
+        return cls(engine)
+
+    # ---------------------------------------------------------------- the engine's parts
+
+    @property
+    def model(self) -> Sam2Model:
+        """The transformers model (``self.engine.model``)."""
+        return self.engine.model
+
+    @property
+    def processor(self) -> Sam2Processor:
+        """The transformers processor (``self.engine.processor``)."""
+        return self.engine.processor
+
+    @property
+    def device(self) -> torch.device:
+        return self.engine.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.engine.dtype
+
+    @property
+    def mask_threshold(self) -> float:
+        return self.engine.mask_threshold
+
+    @property
+    def max_hole_area(self) -> int:
+        return self.engine.max_hole_area
+
+    @property
+    def max_sprinkle_area(self) -> int:
+        return self.engine.max_sprinkle_area
 
     # ------------------------------------------------------------------ images
 
@@ -111,37 +150,42 @@ class Sam2Predictor:
         Args:
             image: path, URL, PIL image or (H, W[, C]) array (see ``sam2_hf.load_image``).
         """
-        self._encoded = self._encode([load_image(image)])
+        self._embedding = self.engine.encode([image])
+
+    def set_embedding(self, embedding: ImageEmbedding) -> None:
+        """Make a kept embedding (``predictor.embedding`` of an earlier image) the current one:
+        switching back to an image costs no encoder run."""
+        if not isinstance(embedding, ImageEmbedding):
+            raise TypeError(f"embedding must be an ImageEmbedding, got {type(embedding).__name__}")
+        if len(embedding) != 1:
+            raise ValueError(
+                f"embedding must hold one image, got {len(embedding)}; take one with embedding[i]"
+            )
+        self._embedding = embedding
 
     def reset_image(self) -> None:
         """Forget the current image and its embedding."""
-        self._encoded = None
+        self._embedding = None
 
     @property
     def is_image_set(self) -> bool:
         """Whether ``set_image`` has been called (and not reset since)."""
-        return self._encoded is not None
+        return self._embedding is not None
+
+    @property
+    def embedding(self) -> ImageEmbedding:
+        """The current image's ``ImageEmbedding`` (see ``set_embedding``)."""
+        return self._require_image()
 
     @property
     def image_size(self) -> tuple[int, int]:
         """(H, W) of the current image."""
-        return self._require_image().sizes[0]
+        return self._require_image().size
 
-    def _require_image(self) -> _Encoded:
-        if self._encoded is None:
+    def _require_image(self) -> ImageEmbedding:
+        if self._embedding is None:
             raise RuntimeError("Call set_image(...) before predict().")
-        return self._encoded
-
-    @torch.inference_mode()
-    def _encode(self, images: Sequence[NDArray[Any]]) -> _Encoded:
-        """Vision-encode (H, W, 3) arrays from ``load_image``, all in one forward."""
-        arrays = [to_float_rgb(image) for image in images]
-        pixel_values = self.processor.image_processor(
-            images=arrays, do_rescale=False, return_tensors="pt"
-        )["pixel_values"].to(self.device)
-        with autocast(self.device, self.dtype):
-            embeddings = self.model.get_image_embeddings(pixel_values)
-        return _Encoded(list(embeddings), [array.shape[:2] for array in arrays])
+        return self._embedding
 
     # ---------------------------------------------------------------- prompts
 
@@ -162,7 +206,8 @@ class Sam2Predictor:
                 for N objects. Points must lie inside the image.
             point_labels: (K,) or (N, K): 1 foreground, 0 background. Default: all 1.
             box: (4,) box (x0, y0, x1, y1) in pixels, or (N, 4) for N objects. Parts outside
-                the image are clipped to it.
+                the image are clipped to it. An empty array (a detector that found nothing)
+                gives an empty result: N = 0 objects.
             mask_input: a previous prediction's (256, 256) or (1, 256, 256) float logits
                 (``result.logits[0]``), or a bool / 0-1 integer (H, W) mask at the original
                 image size. One object only.
@@ -178,12 +223,16 @@ class Sam2Predictor:
         Raises:
             RuntimeError: no image set. ValueError / TypeError: malformed prompts.
         """
-        encoded = self._require_image()
-        size = encoded.sizes[0]
+        embedding = self._require_image()
+        size = embedding.size
         if point_coords is None and point_labels is not None:
             raise ValueError("point_labels were given without point_coords")
         if point_coords is None and box is None and mask_input is None:
             raise ValueError("predict() needs a prompt: point_coords, box or mask_input")
+        if multimask_output is None:
+            multimask_output = box is None
+        if box is not None and point_coords is None and np.size(box) == 0:
+            return self._no_prediction(size, multimask_output, return_logits)
         points = None
         if point_coords is not None:
             points = as_points(point_coords, point_labels, size, normalize_coords=normalize_coords)
@@ -195,21 +244,33 @@ class Sam2Predictor:
                 raise ValueError(
                     f"mask_input works with prompts for one object, got prompts for {objects}"
                 )
-            mask_logits = self._mask_logits(mask_input, size)
-        if multimask_output is None:
-            multimask_output = boxes is None
-        low_res, scores, object_logits = self._decode(
-            encoded.image(0), size, points, boxes, mask_logits, multimask_output
+            mask_logits = self.engine.mask_prompt(mask_input, size)
+        decoded = self.engine.decode(
+            embedding,
+            points=None if points is None else points[0],
+            labels=None if points is None else points[1],
+            boxes=boxes,
+            mask_logits=mask_logits,
+            multimask_output=multimask_output,
         )
-        masks, low_res = self._postprocess(low_res, size, binarize=not return_logits)
+        masks, low_res = self.engine.postprocess(decoded.low_res, size, binarize=not return_logits)
+        scores = decoded.scores.cpu().numpy()
+        object_logits = decoded.object_score_logits.cpu().numpy()
         # Index the (object, candidate) axes only: take_along_axis would broadcast the order
         # to a full-size index array and cost more than the decoder's upscaling.
         order = np.argsort(-scores, axis=-1, kind="stable")
         rows = np.arange(len(order))[:, None]
         masks, low_res, scores = masks[rows, order], low_res[rows, order], scores[rows, order]
         if objects == 1:  # the original squeezes the object axis away for one object
-            return Prediction(masks[0], scores[0], low_res[0], object_logits[0])
-        return Prediction(masks, scores, low_res, object_logits)
+            masks, scores, low_res, object_logits = (
+                masks[0],
+                scores[0],
+                low_res[0],
+                object_logits[0],
+            )
+        return Prediction(
+            masks=masks, scores=scores, logits=low_res, object_score_logits=object_logits
+        )
 
     def predict_boxes(self, boxes: ArrayLike) -> Masks:
         """One mask per box, in one batched decoder call: the detector-boxes-to-masks step.
@@ -227,10 +288,10 @@ class Sam2Predictor:
             >>> result.masks.shape  # doctest: +SKIP
             (2, 480, 640)
         """
-        encoded = self._require_image()
+        embedding = self._require_image()
         if np.size(boxes) == 0:  # a detector found nothing: no masks, not an error
-            return self._no_masks(encoded.sizes[0])
-        return self._masks_for(encoded, 0, as_boxes(boxes, encoded.sizes[0], name="boxes"), None)
+            return self._no_masks(embedding.size)
+        return self._masks_for(embedding, as_boxes(boxes, embedding.size, name="boxes"), None)
 
     def predict_batch(
         self,
@@ -239,198 +300,188 @@ class Sam2Predictor:
         *,
         point_coords: Sequence[ArrayLike] | None = None,
         point_labels: Sequence[ArrayLike] | None = None,
+        mask_input: Sequence[ArrayLike | None] | None = None,
+        multimask_output: bool = False,
+        normalize_coords: bool = True,
     ) -> list[Masks]:
         """Several images, each with its own number of objects; one vision-encoder forward.
 
         Args:
-            images: the images (paths, URLs, PIL images or arrays); sizes may differ.
-            boxes: per image, an (N_i, 4) array of boxes in that image's pixels; an image
-                with no boxes gets an empty ``Masks``.
-            point_coords: per image, (N_i, K, 2) clicks (K clicks per object), or (N_i, 2) for
-                one click per object. With ``boxes`` too, N_i must match.
+            images: the images (paths, URLs, PIL images or arrays); sizes may differ. Each is
+                read once.
+            boxes: per image, an (N_i, 4) array of boxes (x0, y0, x1, y1) in that image's
+                pixels; an image with no boxes gets an empty ``Masks``.
+            point_coords: per image, (N_i, K, 2) clicks (x, y) (K clicks per object), or
+                (N_i, 2) for one click per object. With ``boxes`` too, N_i must match.
             point_labels: per image, labels shaped like ``point_coords`` without the last axis.
+            mask_input: per image, None or one mask prompt per object: (N_i, 256, 256) float
+                low-res logits (``Masks.logits`` of an earlier call) or (N_i, H, W) bool masks.
+            multimask_output: decode three candidates per object and keep the best-scoring
+                one (``Masks`` holds one mask per object).
+            normalize_coords: False if ``point_coords`` and ``boxes`` are in [0, 1] relative
+                to each image's width and height.
 
         Returns:
             One ``Masks`` per image, objects in the order given. The current image set with
             ``set_image`` is kept.
+
+        Example:
+            >>> boxes = [[(10, 10, 50, 60), (70, 20, 99, 90)], []]
+            >>> results = predictor.predict_batch(["a.jpg", "b.jpg"], boxes)  # doctest: +SKIP
+            >>> [len(masks) for masks in results]  # doctest: +SKIP
+            [2, 0]
         """
         if isinstance(images, (str, os.PathLike, np.ndarray)) or not isinstance(images, Sequence):
             raise TypeError(
                 "images must be a list of images, got a single "
                 f"{type(images).__name__}; use set_image() + predict() for one image"
             )
-        if boxes is None and point_coords is None:
-            raise ValueError("predict_batch() needs boxes or point_coords for every image")
+        if boxes is None and point_coords is None and mask_input is None:
+            raise ValueError(
+                "predict_batch() needs boxes, point_coords or mask_input for every image"
+            )
         for name, per_image in (
             ("boxes", boxes),
             ("point_coords", point_coords),
             ("point_labels", point_labels),
+            ("mask_input", mask_input),
         ):
             if per_image is not None and len(per_image) != len(images):
                 raise ValueError(
                     f"{name} must have one entry per image ({len(images)}), got {len(per_image)}"
                 )
-        arrays = [load_image(image) for image in images]
-        prompted = [
-            index
+        arrays = [as_rgb(image) for image in images]
+        sizes = [(int(array.shape[0]), int(array.shape[1])) for array in arrays]
+        prompts = [
+            self._batch_prompts(
+                index, sizes[index], boxes, point_coords, point_labels, mask_input,
+                normalize_coords,
+            )
             for index in range(len(arrays))
-            if (boxes is not None and np.size(boxes[index]))
-            or (point_coords is not None and np.size(point_coords[index]))
-        ]
+        ]  # fmt: skip
         # Images without prompts skip the encoder: a detector often finds nothing.
-        encoded = self._encode([arrays[index] for index in prompted]) if prompted else None
-        results = [self._no_masks(array.shape[:2]) for array in arrays]
-        for slot, index in enumerate(prompted):
-            size = arrays[index].shape[:2]
-            image_boxes = None if boxes is None else as_boxes(boxes[index], size, name="boxes")
-            points = None
-            if point_coords is not None:
-                coords = np.asarray(point_coords[index], dtype=np.float64)
-                labels = None if point_labels is None else np.asarray(point_labels[index])
-                if coords.ndim == 2:  # one click per object
-                    coords = coords[:, None, :]
-                    labels = None if labels is None else labels[:, None]
-                points = as_points(coords, labels, size)
-            results[index] = self._masks_for(encoded, slot, image_boxes, points)
+        prompted = [(index, prompt) for index, prompt in enumerate(prompts) if prompt is not None]
+        results = [self._no_masks(size) for size in sizes]
+        if prompted:
+            embedding = self.engine.encode([arrays[index] for index, _ in prompted])
+            for slot, (index, (image_boxes, points, mask_logits)) in enumerate(prompted):
+                results[index] = self._masks_for(
+                    embedding[slot], image_boxes, points, mask_logits, multimask_output
+                )
         return results
 
     # ---------------------------------------------------------------- internals
 
+    def _batch_prompts(
+        self,
+        index: int,
+        size: tuple[int, int],
+        boxes: Sequence[ArrayLike] | None,
+        point_coords: Sequence[ArrayLike] | None,
+        point_labels: Sequence[ArrayLike] | None,
+        mask_input: Sequence[ArrayLike | None] | None,
+        normalize_coords: bool,
+    ) -> tuple[NDArray[np.float32] | None, Points | None, torch.Tensor | None] | None:
+        """Image ``index``'s validated prompts, or None when it has none."""
+        image_boxes = None
+        if boxes is not None and np.size(boxes[index]):
+            image_boxes = as_boxes(
+                boxes[index], size, normalize_coords=normalize_coords, name=f"boxes[{index}]"
+            )
+        points = None
+        if point_coords is not None and np.size(point_coords[index]):
+            coords = np.asarray(point_coords[index], dtype=np.float64)
+            labels = None if point_labels is None else np.asarray(point_labels[index])
+            if coords.ndim == 2:  # one click per object
+                coords = coords[:, None, :]
+                labels = None if labels is None else labels[:, None]
+            points = as_points(coords, labels, size, normalize_coords=normalize_coords)
+        mask_logits = None
+        if mask_input is not None and mask_input[index] is not None:
+            masks = np.asarray(mask_input[index])
+            if masks.ndim != 3:
+                raise ValueError(
+                    f"mask_input[{index}] must hold one mask per object, (N, 256, 256) logits "
+                    f"or (N, H, W) bool, got shape {masks.shape}"
+                )
+            if len(masks):
+                mask_logits = torch.cat([self.engine.mask_prompt(mask, size) for mask in masks])
+        if image_boxes is None and points is None and mask_logits is None:
+            return None
+        if image_boxes is None and points is None:
+            return None, None, mask_logits  # the masks alone: one object per mask
+        objects = _object_count(points, image_boxes)
+        if mask_logits is not None and len(mask_logits) != objects:
+            raise ValueError(
+                f"mask_input[{index}] must hold one mask per object ({objects}), "
+                f"got {len(mask_logits)}"
+            )
+        return image_boxes, points, mask_logits
+
     def _masks_for(
         self,
-        encoded: _Encoded,
-        index: int,
+        embedding: ImageEmbedding,
         boxes: NDArray[np.float32] | None,
-        points: tuple[NDArray[np.float32], NDArray[np.int64]] | None,
+        points: Points | None,
+        mask_logits: torch.Tensor | None = None,
+        multimask_output: bool = False,
     ) -> Masks:
-        size = encoded.sizes[index]
+        """One mask per object on one image: the best candidate when there are three."""
+        size = embedding.size
         _object_count(points, boxes)
-        low_res, scores, object_logits = self._decode(
-            encoded.image(index), size, points, boxes, None, multimask_output=False
+        decoded = self.engine.decode(
+            embedding,
+            points=None if points is None else points[0],
+            labels=None if points is None else points[1],
+            boxes=boxes,
+            mask_logits=mask_logits,
+            multimask_output=multimask_output,
         )
-        masks, low_res = self._postprocess(low_res, size, binarize=True)
-        return Masks(masks[:, 0], scores[:, 0], low_res[:, 0], object_logits, boxes)
+        low_res, scores = decoded.low_res, decoded.scores
+        if multimask_output:
+            best = scores.argmax(dim=1)
+            rows = torch.arange(len(best), device=best.device)
+            low_res, scores = low_res[rows, best][:, None], scores[rows, best][:, None]
+        masks, logits = self.engine.postprocess(low_res, size, binarize=True)
+        return Masks(
+            masks=masks[:, 0],
+            scores=scores[:, 0].cpu().numpy(),
+            logits=logits[:, 0],
+            object_score_logits=decoded.object_score_logits.cpu().numpy(),
+            boxes=boxes,
+        )
 
     def _no_masks(self, size: tuple[int, int]) -> Masks:
-        low_res = tuple(self.model.prompt_encoder.mask_input_size)
         return Masks(
             masks=np.zeros((0, *size), bool),
             scores=np.zeros(0, np.float32),
-            logits=np.zeros((0, *low_res), np.float32),
+            logits=np.zeros((0, *self.engine.mask_size), np.float32),
             object_score_logits=np.zeros(0, np.float32),
             boxes=np.zeros((0, 4), np.float32),
         )
 
-    @torch.inference_mode()
-    def _decode(
-        self,
-        embeddings: list[torch.Tensor],
-        size: tuple[int, int],
-        points: tuple[NDArray[np.float32], NDArray[np.int64]] | None,
-        boxes: NDArray[np.float32] | None,
-        mask_logits: torch.Tensor | None,
-        multimask_output: bool,
-    ) -> tuple[torch.Tensor, NDArray[np.float32], NDArray[np.float32]]:
-        """Prompt encoder + mask decoder for N objects on one image.
-
-        Returns low-res logits (N, C, 256, 256) float32 on the model's device, scores (N, C),
-        object logits (N,).
-        """
-        inputs = self.processor(
-            original_sizes=[list(size)],
-            input_points=None if points is None else [points[0].tolist()],
-            input_labels=None if points is None else [points[1].tolist()],
-            input_boxes=None if boxes is None else [boxes.tolist()],
-            return_tensors="pt",
-        )
-        prompts = {
-            key: inputs[key].to(self.device)
-            for key in ("input_points", "input_labels", "input_boxes")
-            if key in inputs
-        }
-        if mask_logits is not None:
-            prompts["input_masks"] = mask_logits.to(self.device)
-        # decode_prompts is the model's own forward, bit for bit, without copying the image
-        # features once per object (tests/test_fast_decode.py).
-        with autocast(self.device, self.dtype):
-            low_res, scores, object_logits = decode_prompts(
-                self.model, embeddings, multimask_output=multimask_output, **prompts
-            )
-        return (
-            low_res.float(),
-            scores.float().cpu().numpy(),
-            object_logits[:, 0].float().cpu().numpy(),
+    def _no_prediction(
+        self, size: tuple[int, int], multimask_output: bool, return_logits: bool
+    ) -> Prediction:
+        candidates = 3 if multimask_output else 1
+        return Prediction(
+            masks=np.zeros((0, candidates, *size), np.float32 if return_logits else bool),
+            scores=np.zeros((0, candidates), np.float32),
+            logits=np.zeros((0, candidates, *self.engine.mask_size), np.float32),
+            object_score_logits=np.zeros(0, np.float32),
         )
 
-    @torch.inference_mode()
-    def _postprocess(
-        self, low_res: torch.Tensor, size: tuple[int, int], *, binarize: bool
-    ) -> tuple[NDArray[Any], NDArray[np.float32]]:
-        """Low-res logits (N, C, 256, 256) -> masks (N, C, H, W) at the original size, and the
-        low-res logits clamped for reuse as ``mask_input``.
 
-        As in the original, masks come from the unclamped logits (clamping first would move the
-        threshold crossing of bilinear interpolation between a large and a small logit).
-        """
-        logits = low_res
-        if self.max_hole_area or self.max_sprinkle_area:
-            cleaned = clean_mask_logits(
-                low_res.cpu().numpy(),
-                mask_threshold=self.mask_threshold,
-                max_hole_area=self.max_hole_area,
-                max_sprinkle_area=self.max_sprinkle_area,
-            )
-            logits = torch.from_numpy(cleaned).to(low_res.device)
-        # Upscaled on the model's device: on a GPU this is the expensive step of the output.
-        (masks,) = self.processor.post_process_masks(
-            [logits], [list(size)], mask_threshold=self.mask_threshold, binarize=binarize
-        )
-        clamped = low_res.clamp(-_LOGIT_CLAMP, _LOGIT_CLAMP).cpu().numpy()
-        return masks.cpu().numpy(), clamped
-
-    def _mask_logits(self, mask_input: ArrayLike, size: tuple[int, int]) -> torch.Tensor:
-        """A (1, 1, 256, 256) float logit prompt from low-res logits or a full-size binary mask."""
-        array = np.asarray(mask_input)
-        low_res = tuple(self.model.prompt_encoder.mask_input_size)
-        if array.dtype == bool or np.issubdtype(array.dtype, np.integer):
-            if array.shape != size:
-                raise ValueError(
-                    f"a binary mask_input must have the image's shape (H, W) = {size}, "
-                    f"got {array.shape}"
-                )
-            if not np.isin(array, (0, 1)).all():
-                raise ValueError("a binary mask_input must hold only 0/1 or True/False values")
-            # Area resampling averages the mask over each low-res cell: exact for masks made of
-            # whole cells, and never lets a thin structure vanish between samples.
-            fraction = F.interpolate(
-                torch.from_numpy(array.astype(np.float32))[None, None], size=low_res, mode="area"
-            )
-            return fraction * _MASK_LOGIT_SCALE + _MASK_LOGIT_BIAS
-        if not np.issubdtype(array.dtype, np.floating):
-            raise TypeError(f"mask_input must be float logits or a bool mask, got {array.dtype}")
-        if array.ndim == 3 and array.shape[0] == 1:
-            array = array[0]
-        if array.shape != low_res:
-            raise ValueError(
-                f"mask_input logits must have shape {low_res} or (1, {low_res[0]}, {low_res[1]}) "
-                f"(a previous result's logits[0]); got {np.shape(mask_input)}. For a mask at the "
-                "image size pass it as bool."
-            )
-        if not np.isfinite(array).all():
-            raise ValueError("mask_input must be finite numbers, got NaN or infinity")
-        return torch.from_numpy(array.astype(np.float32))[None, None]
-
-
-def _object_count(
-    points: tuple[NDArray[np.float32], NDArray[np.int64]] | None,
-    boxes: NDArray[np.float32] | None,
-) -> int:
+def _object_count(points: Points | None, boxes: NDArray[np.float32] | None) -> int:
+    """Objects the prompts describe; a mask prompt alone describes one."""
     if points is not None and boxes is not None and len(points[0]) != len(boxes):
         raise ValueError(
             f"point_coords describe {len(points[0])} object(s) but box describes {len(boxes)}; "
             "for N boxes pass point_coords of shape (N, K, 2)"
         )
-    return len(points[0]) if points is not None else len(boxes)  # type: ignore[arg-type]
+    if points is not None:
+        return len(points[0])
+    return 1 if boxes is None else len(boxes)
 
 
 @functools.lru_cache(maxsize=2)

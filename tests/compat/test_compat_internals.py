@@ -28,6 +28,13 @@ def test_encode_is_the_engine_batch_encoder(predictor: Sam2Predictor) -> None:
     torch.testing.assert_close(alone[-1][0], levels[-1][1], atol=1e-5, rtol=0)
 
 
+def test_follow_model_moves_the_engine_with_its_model(video_checkpoint: Path) -> None:
+    predictor = Sam2Predictor.from_pretrained(video_checkpoint, device="cpu")
+    assert predictor.engine.device == torch.device("cpu")
+    _internals.follow_model(predictor, torch.device("meta"))
+    assert predictor.device == predictor.engine.device == torch.device("meta")
+
+
 def test_session_internals(tracker: VideoTracker) -> None:
     frames = [np.zeros((24, 32, 3), np.uint8)] * 3
     session = tracker.open(frames)

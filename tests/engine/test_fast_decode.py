@@ -78,7 +78,7 @@ def released_width() -> Sam2Model:
 def test_same_as_the_model_on_the_tiny_checkpoint(predictor, image_hw, count, multimask_output):
     model = predictor.model
     assert supports_fast_decode(model)
-    embeddings = predictor._encode([image_hw]).image(0)
+    embeddings = list(predictor.engine.encode([image_hw]).features)
     points, labels = clicks(count, IMAGE_SIZE)
     assert_same(model, embeddings, points, labels, multimask_output)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -124,23 +123,22 @@ def test_clicks_reach_the_decoder_in_crop_pixels(predictor, monkeypatch):
 
 def test_decoder_gets_the_originals_normalised_coordinates(predictor, monkeypatch):
     seen = {}
+    encoder = predictor.model.prompt_encoder
+    forward = encoder.forward
 
-    def forward(**kwargs):
+    def spy(*args, **kwargs):
         seen.update(kwargs)
-        count = kwargs["input_points"].shape[1]
-        return SimpleNamespace(
-            pred_masks=torch.zeros(1, count, 3, 32, 32), iou_scores=torch.zeros(1, count, 3)
-        )
+        return forward(*args, **kwargs)
 
-    monkeypatch.setattr(predictor, "model", forward)
+    monkeypatch.setattr(encoder, "forward", spy)
     gen = generator(predictor)
+    embedding = predictor.engine.encode([np.zeros((48, 64, 3), np.uint8)])
     points = torch.tensor([[6.0, 3.0], [60.0, 45.0]])
-    gen._predict_points([torch.zeros(1)], points, (0, 0, 64, 48), None)
+    gen._predict_points(embedding, points, (0, 0, 64, 48), None)
     # x / W * 128 and y / H * 128 (the tiny model's input size), as float32.
     expected = torch.tensor([[6 / 64, 3 / 48], [60 / 64, 45 / 48]], dtype=torch.float32) * 128
     torch.testing.assert_close(seen["input_points"][0, :, 0], expected, rtol=0, atol=0)
     assert seen["input_labels"].tolist() == [[[1], [1]]]
-    assert seen["multimask_output"] is True
 
 
 # ------------------------------------------------------------------ filtering
@@ -380,7 +378,7 @@ def test_bad_settings_name_the_argument(predictor, settings, error, message):
 
 
 def test_predictor_must_be_a_predictor():
-    with pytest.raises(TypeError, match="predictor must be a Sam2Predictor, got str"):
+    with pytest.raises(TypeError, match="predictor must be a Sam2Predictor, ImageEngine or Load"):
         MaskGenerator("tiny")
 
 
@@ -413,8 +411,8 @@ def test_end_to_end_on_the_tiny_model_non_square(predictor, image_hw, capsys):
         assert 0 < x < 64 and 0 < y < 48
     ious = [r["predicted_iou"] for r in records]
     assert ious == sorted(ious, reverse=True)
-    # A list of images gives a list per image; the same image gives the same records.
-    twice = gen.generate([image_hw, image_hw])
+    # generate_batch gives a list per image; the same image gives the same records.
+    twice = gen.generate_batch([image_hw, image_hw])
     assert len(twice) == 2
     for again in twice:
         assert [r["bbox"] for r in again] == [r["bbox"] for r in records]
@@ -430,7 +428,9 @@ def test_m2m_and_crops_run_on_the_tiny_model(predictor, image_hw):
         crop_n_layers=1,
         output_mode="coco_rle",
     )
-    for record in gen.generate(image_hw):
+    records = gen.generate(image_hw)
+    assert records  # thresholds at 0 keep masks: the loop below must run
+    for record in records:
         assert record["segmentation"]["size"] == [48, 64]
 
 
@@ -489,7 +489,10 @@ def test_same_records_as_the_transformers_pipeline(predictor, monkeypatch):
         scores = torch.stack(
             [(click[:, 0] * 0.37 + click[:, 1] * 0.11 + r) % 1.0 for r in (0.1, 0.5, 0.7)], 1
         )
-        return _Output(pred_masks=logits[None], iou_scores=scores[None])
+        present = torch.zeros(1, len(click), 1)
+        return _Output(
+            pred_masks=logits[None], iou_scores=scores[None], object_score_logits=present
+        )
 
     model = predictor.model
     monkeypatch.setattr(model, "forward", forward)
@@ -517,3 +520,155 @@ def test_same_records_as_the_transformers_pipeline(predictor, monkeypatch):
     for record, mask, score in zip(ours, theirs["masks"], theirs["scores"], strict=True):
         np.testing.assert_array_equal(record["segmentation"], mask.numpy())
         assert record["predicted_iou"] == float(score)
+
+
+# ------------------------------------------------------------------ the engine underneath
+
+
+def test_generator_uses_the_engine_of_what_it_is_given(predictor, monkeypatch):
+    from sam2_hf.engine.image import ImageEngine
+
+    use_scene(monkeypatch, two_objects)
+    image = np.zeros((48, 64, 3), np.uint8)
+    from_predictor = generator(predictor)
+    assert from_predictor.engine is predictor.engine and from_predictor.predictor is predictor
+    expected = from_predictor.generate(image)
+    for source in (predictor.engine, predictor.engine.loaded):
+        gen = generator(source)
+        assert isinstance(gen.engine, ImageEngine) and gen.engine.model is predictor.model
+        assert isinstance(gen.predictor, Sam2Predictor) and gen.predictor.engine is gen.engine
+        assert [r["bbox"] for r in gen.generate(image)] == [r["bbox"] for r in expected]
+
+
+def test_one_mask_threshold(predictor):
+    strict = Sam2Predictor(predictor.engine, mask_threshold=0.5)
+    assert generator(strict).mask_threshold == 0.5  # the predictor's, not a default of its own
+    own = generator(strict, mask_threshold=0.25, max_hole_area=2)
+    assert own.mask_threshold == own.engine.mask_threshold == 0.25
+    assert own.engine.max_hole_area == 2 and own.engine.model is predictor.model
+    assert strict.mask_threshold == 0.5 and strict.max_hole_area == 0
+    assert own.predictor.engine is own.engine
+
+
+def test_mask_threshold_decides_stability_binarising_and_clean_up(predictor, monkeypatch):
+    logits = rect((48, 64), 10, 30, 10, 30)
+    logits[15:17, 15:17] = 0.5  # a hole at threshold 1, foreground at threshold 0
+    use_scene(monkeypatch, lambda x, y: [(logits, 0.9)])
+    image = np.zeros((48, 64, 3), np.uint8)
+    (plain,) = generator(predictor, stability_score_thresh=0.0).generate(image)
+    assert plain["area"] == 400
+    settings = {"stability_score_thresh": 0.0, "stability_score_offset": 0.25}
+    (holed,) = generator(predictor, mask_threshold=1.0, **settings).generate(image)
+    assert holed["area"] == 396
+    # max_hole_area fills the hole as the engine sees it: at the same threshold.
+    (filled,) = generator(predictor, mask_threshold=1.0, max_hole_area=4, **settings).generate(
+        image
+    )
+    assert filled["area"] == 400
+
+
+def test_generator_settings_type_lists_the_constructors_keywords():
+    import inspect
+
+    from sam2_hf.image.automatic import GeneratorSettings
+
+    parameters = list(inspect.signature(MaskGenerator.__init__).parameters)[2:]
+    assert set(GeneratorSettings.__annotations__) == set(parameters)
+
+
+def test_from_pretrained_sets_the_engine_options(video_checkpoint):
+    gen = MaskGenerator.from_pretrained(
+        video_checkpoint,
+        device="cpu",
+        points_per_side=2,
+        mask_threshold=0.5,
+        max_hole_area=4,
+        max_sprinkle_area=3,
+    )
+    engine = gen.engine
+    assert (engine.mask_threshold, engine.max_hole_area, engine.max_sprinkle_area) == (0.5, 4, 3)
+    assert gen.predictor.max_hole_area == 4
+    with pytest.raises(TypeError, match="max_hole_area must be an int, got float 2.7"):
+        MaskGenerator.from_pretrained(video_checkpoint, device="cpu", max_hole_area=2.7)
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['point_per_side'\]"):
+        MaskGenerator.from_pretrained(video_checkpoint, device="cpu", point_per_side=2)
+
+
+# ------------------------------------------------------------------ one image, many images
+
+
+def test_generate_takes_one_image_and_generate_batch_several(predictor, monkeypatch):
+    use_scene(monkeypatch, two_objects)
+    image = np.zeros((48, 64, 3), np.uint8)
+    gen = generator(predictor)
+    with pytest.raises(TypeError, match=r"generate\(\) takes one image, got a list of 2; use"):
+        gen.generate([image, image])
+    batch = gen.generate_batch((image, image[:40]))
+    assert len(batch) == 2 and all(isinstance(records, list) for records in batch)
+    assert [r["bbox"] for r in batch[0]] == [r["bbox"] for r in gen.generate(image)]
+    with pytest.raises(TypeError, match="images must be a list or tuple of images"):
+        gen.generate_batch(image)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        (np.zeros(5), ValueError, r"images\[1\]: image array must have shape"),
+        ("missing.png", FileNotFoundError, r"images\[1\]: image file .*missing.png"),
+        (3, TypeError, r"images\[1\]: image must be a file path"),
+        ("notes.txt", ValueError, r"images\[1\]: image file .*notes.txt.* cannot be read"),
+    ],
+)
+def test_generate_batch_names_a_bad_item_before_processing_any(
+    predictor, monkeypatch, tmp_path, bad, error, message
+):
+    (tmp_path / "notes.txt").write_text("not an image")
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    use_scene(monkeypatch, two_objects, calls)
+    image = np.zeros((48, 64, 3), np.uint8)
+    with pytest.raises(error, match=message):
+        generator(predictor).generate_batch([image, bad, image])
+    assert calls == []
+
+
+@pytest.mark.parametrize(("points_per_batch", "shown"), [(1, True), (5, False)])
+def test_progress_is_shown_by_default_on_long_work(
+    predictor, monkeypatch, capsys, points_per_batch, shown
+):
+    use_scene(monkeypatch, two_objects)
+    gen = generator(predictor, points_per_batch=points_per_batch)  # 16 or 4 batches
+    gen.generate(np.zeros((48, 64, 3), np.uint8))
+    assert ("16/16" in capsys.readouterr().err) is shown
+    gen.generate(np.zeros((48, 64, 3), np.uint8), progress=False)
+    assert capsys.readouterr().err == ""
+
+
+# ------------------------------------------------------------------ crops on small images
+
+
+@pytest.mark.parametrize(("size", "layers"), [((20, 30), 3), ((1, 40), 2), ((2, 2), 4)])
+def test_crop_boxes_on_small_images_are_real_and_distinct(size, layers):
+    boxes, box_layers = generate_crop_boxes(size, layers, 512 / 1500)
+    height, width = size
+    assert len(boxes) == len(box_layers) == len(set(boxes))
+    for x0, y0, x1, y1 in boxes:
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+    assert box_layers == sorted(box_layers) and box_layers[0] == 0
+
+
+def test_crop_layers_on_a_small_image_run_on_the_tiny_model(predictor):
+    gen = MaskGenerator(
+        predictor,
+        points_per_side=4,
+        crop_n_layers=3,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+    )
+    image = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    records = gen.generate(image)
+    assert records
+    for record in records:
+        assert record["segmentation"].shape == (20, 30)
+        x, y, w, h = record["crop_box"]
+        assert w > 0 and h > 0 and x + w <= 30 and y + h <= 20

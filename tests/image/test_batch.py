@@ -97,3 +97,21 @@ def test_segment_jobs_match_predict_boxes_and_skip_the_encoder_for_empty_images(
     np.testing.assert_array_equal(results[0][1].masks, alone.masks)
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         list(segment_jobs(predictor, jobs, batch_size=0))
+
+
+def test_segment_jobs_read_each_image_once(predictor, folder, monkeypatch):
+    images = find_images(folder)
+    path = folder / "boxes.json"
+    path.write_text(json.dumps({"a.png": [[1, 2, 30, 20]], "b.jpg": [[0, 0, 9, 9]]}))
+    jobs = read_boxes_json(path, images)
+    opened: list[str] = []
+    open_image = Image.open
+
+    def counted(file, *args, **kwargs):
+        opened.append(str(file))
+        return open_image(file, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", counted)
+    results = list(segment_jobs(predictor, jobs, batch_size=3))
+    assert sorted(opened) == sorted(str(job.path) for job in jobs)
+    assert [len(masks) for _, masks in results] == [1, 1, 0]

@@ -213,9 +213,9 @@ def test_hole_filling_matches_cleaning_the_low_res_logits(predictor, image_hw):
     plain = predictor
     plain.set_image(image_hw)
     raw = plain.predict(point_coords=[(20, 20)], return_logits=True)
-    cleaner = Sam2Predictor.__new__(Sam2Predictor)
-    cleaner.__dict__.update(plain.__dict__)
-    cleaner.max_hole_area, cleaner.max_sprinkle_area = 40, 40
+    cleaner = Sam2Predictor(plain.engine, max_hole_area=40, max_sprinkle_area=40)
+    assert cleaner.model is plain.model and plain.max_hole_area == 0
+    cleaner.set_embedding(plain.embedding)
     cleaned = cleaner.predict(point_coords=[(20, 20)])
     expected = clean_mask_logits(raw.logits, max_hole_area=40, max_sprinkle_area=40)
     expected_masks = (
@@ -283,8 +283,7 @@ def test_masks_result_indexing(ready):
     keep = result[result.scores >= np.median(result.scores)]
     assert len(keep) == int((result.scores >= np.median(result.scores)).sum())
     np.testing.assert_array_equal(result.area, result.masks.sum(axis=(1, 2)))
-    masks, scores, logits = result
-    assert masks.shape == (3, 48, 64)
+    assert result.masks.shape == (3, 48, 64) and result.logits.shape == (3, 32, 32)
 
 
 # ---------------------------------------------------------------- migration from sam2
@@ -410,7 +409,7 @@ def test_bad_batch_arguments(ready, image_hw):
         ready.predict_batch(image_hw, [[(1, 1, 5, 5)]])
     with pytest.raises(ValueError, match=r"boxes must have one entry per image \(2\), got 1"):
         ready.predict_batch([image_hw, image_hw], [[(1, 1, 5, 5)]])
-    with pytest.raises(ValueError, match="needs boxes or point_coords"):
+    with pytest.raises(ValueError, match="needs boxes, point_coords or mask_input"):
         ready.predict_batch([image_hw])
 
 
@@ -454,7 +453,7 @@ def test_masks_come_from_unclamped_logits(ready, image_hw, monkeypatch):
     result = ready.predict(point_coords=[(40, 12)], return_logits=True)
     with torch.no_grad():
         raw = ready.model(
-            image_embeddings=ready._require_image().image(0),
+            image_embeddings=list(ready.embedding.features),
             **{
                 k: v
                 for k, v in ready.processor(
@@ -470,3 +469,131 @@ def test_masks_come_from_unclamped_logits(ready, image_hw, monkeypatch):
     upscaled = ready.processor.post_process_masks(raw.pred_masks, [[48, 64]], binarize=False)[0]
     np.testing.assert_allclose(result.masks, upscaled[0].numpy()[order], rtol=1e-6)
     assert np.abs(result.masks).max() > 32 and np.abs(result.logits).max() == 32.0
+
+
+# ---------------------------------------------------------------- the engine underneath
+
+
+def test_predictor_is_a_front_end_of_its_engine(predictor, image_hw):
+    from sam2_hf.engine.image import ImageEngine
+
+    assert isinstance(predictor.engine, ImageEngine)
+    assert predictor.model is predictor.engine.model and predictor.device == predictor.engine.device
+    strict = Sam2Predictor(predictor.engine, mask_threshold=0.5)
+    assert strict.engine is not predictor.engine and strict.engine.model is predictor.model
+    assert strict.mask_threshold == 0.5 and predictor.mask_threshold == 0.0
+    assert Sam2Predictor(predictor.engine).engine is predictor.engine
+    from_loaded = Sam2Predictor(predictor.engine.loaded, max_hole_area=3)
+    assert from_loaded.max_hole_area == 3 and from_loaded.mask_threshold == 0.0
+    with pytest.raises(TypeError, match="max_hole_area must be an int, got float 2.7"):
+        Sam2Predictor(predictor.engine.loaded, max_hole_area=2.7)
+    with pytest.raises(TypeError, match="loaded must be a LoadedModel .* or an ImageEngine"):
+        Sam2Predictor("tiny")  # type: ignore[arg-type]
+
+
+def test_set_embedding_switches_images_without_encoding(predictor, image_hw, monkeypatch):
+    predictor.set_image(image_hw)
+    first = predictor.embedding
+    first_result = predictor.predict(point_coords=[(10, 10)])
+    predictor.set_image(image_hw[:20])
+    calls = count_encoder_calls(predictor, monkeypatch)
+    predictor.set_embedding(first)
+    again = predictor.predict(point_coords=[(10, 10)])
+    assert calls == [] and predictor.image_size == (48, 64)
+    np.testing.assert_array_equal(again.masks, first_result.masks)
+    with pytest.raises(ValueError, match="embedding must hold one image, got 2"):
+        predictor.set_embedding(predictor.engine.encode([image_hw, image_hw]))
+
+
+def test_a_detector_that_found_nothing_gives_an_empty_prediction(ready):
+    empty = ready.predict(box=np.zeros((0, 4)))
+    assert empty.masks.shape == (0, 1, 48, 64) and empty.masks.dtype == bool
+    assert empty.scores.shape == (0, 1) and empty.object_score_logits.shape == (0,)
+    assert empty.logits.shape == (0, 1, 32, 32)
+    three = ready.predict(box=[], multimask_output=True, return_logits=True)
+    assert three.masks.shape == (0, 3, 48, 64) and three.masks.dtype == np.float32
+
+
+def test_a_mask_prompt_alone(ready, image_hw):
+    first = ready.predict(point_coords=[(40, 12)])
+    result = ready.predict(mask_input=first.logits[0])
+    raw_masks, raw_scores, _ = raw_transformers(
+        ready, image_hw, True, input_masks=torch.from_numpy(first.logits[0])[None, None]
+    )
+    assert result.masks.shape == (3, 48, 64)
+    assert_matches_raw(result.masks, result.scores, raw_masks[0], raw_scores[0])
+
+
+@pytest.mark.parametrize("height", [1, 3, 4])
+def test_images_a_few_pixels_tall(predictor, height):
+    image = np.random.default_rng(height).integers(0, 255, (height, 40, 3), dtype=np.uint8)
+    predictor.set_image(image)
+    assert predictor.image_size == (height, 40)
+    assert predictor.predict(point_coords=[(20, 0)]).masks.shape == (3, height, 40)
+
+
+def test_predict_batch_multimask_keeps_the_best_candidate(predictor, image_hw):
+    boxes = [(5, 6, 50, 40), (0, 0, 20, 20)]
+    (batched,) = predictor.predict_batch([image_hw], [boxes], multimask_output=True)
+    predictor.set_image(image_hw)
+    together = predictor.predict(box=boxes, multimask_output=True)  # the same decoder call
+    np.testing.assert_array_equal(batched.masks, together.best)
+    np.testing.assert_array_equal(batched.scores, together.best_score)
+    np.testing.assert_array_equal(batched.logits, together.best_logits)
+
+
+def test_predict_batch_normalized_coordinates(predictor, image_hw):
+    pixels = predictor.predict_batch(
+        [image_hw], [[(16, 6, 48, 36)]], point_coords=[[(32, 12)]], point_labels=[[1]]
+    )[0]
+    relative = predictor.predict_batch(
+        [image_hw],
+        [[(0.25, 0.125, 0.75, 0.75)]],
+        point_coords=[[(0.5, 0.25)]],
+        point_labels=[[1]],
+        normalize_coords=False,
+    )[0]
+    np.testing.assert_array_equal(pixels.masks, relative.masks)
+    np.testing.assert_array_equal(pixels.boxes, relative.boxes)
+
+
+def test_predict_batch_mask_input_per_object(predictor, image_hw):
+    boxes = np.array([(5, 6, 50, 40), (0, 0, 20, 20), (30, 10, 63, 47)], np.float32)
+    first = predictor.predict_batch([image_hw], [boxes])[0]
+    binary = np.zeros((3, 48, 64), bool)
+    binary[:, 10:30, 20:40] = True
+    for mask_input in (first.logits, binary):
+        (refined,) = predictor.predict_batch([image_hw], [boxes], mask_input=[mask_input])
+        predictor.set_image(image_hw)
+        for index, box in enumerate(boxes):
+            # Each object is its own batch entry: the same decoding up to float rounding.
+            alone = predictor.predict(box=box, mask_input=mask_input[index])
+            agree = (refined.masks[index] == alone.masks[0]).mean()
+            assert agree > 0.999
+            np.testing.assert_allclose(refined.scores[index], alone.scores[0], atol=1e-5)
+    masks_only = predictor.predict_batch([image_hw], mask_input=[first.logits[:2]])[0]
+    assert len(masks_only) == 2 and masks_only.boxes is None
+    with pytest.raises(ValueError, match=r"mask_input\[0\] must hold one mask per object \(3\)"):
+        predictor.predict_batch([image_hw], [boxes], mask_input=[first.logits[:2]])
+    with pytest.raises(ValueError, match=r"mask_input\[0\] must hold one mask per object"):
+        predictor.predict_batch([image_hw], [boxes], mask_input=[first.logits[0]])
+
+
+def test_predict_batch_reads_each_file_once(predictor, tmp_path, image_hw, monkeypatch):
+    from PIL import Image
+
+    paths = []
+    for name in ("a.png", "b.png"):
+        Image.fromarray(image_hw).save(tmp_path / name)
+        paths.append(tmp_path / name)
+    opened: list[str] = []
+    open_image = Image.open
+
+    def counted(path, *args, **kwargs):
+        opened.append(str(path))
+        return open_image(path, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", counted)
+    results = predictor.predict_batch(paths, [[(1, 1, 30, 30)], [(2, 2, 9, 9)]])
+    assert sorted(opened) == sorted(map(str, paths))
+    assert [len(r) for r in results] == [1, 1]
