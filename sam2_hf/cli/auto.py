@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from . import arguments as a
 from .output import (
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             args.model, device=args.device, dtype=args.dtype, **settings
         )
     # One image in, one list of records (best first) out.
-    records = cast("list[dict[str, Any]]", generator.generate(image, progress=show_progress(args)))
+    records = generator.generate(image, progress=show_progress(args))
     height, width = image.shape[:2]
     masks = np.array([r["segmentation"] for r in records], dtype=np.bool_).reshape(
         -1, height, width

@@ -11,7 +11,8 @@ The compat classes are built on the public ``Sam2Predictor``, ``MaskGenerator`` 
   original returns logits, the public ``FrameMasks`` holds binary masks);
 - ``prompted_frames`` / ``conditioning_frames``: which frames hold an object's prompts and
   conditioning outputs (the original's ``remove_object`` and ``propagate_in_video`` read them);
-- ``session_state``: the transformers inference session behind a ``TrackingSession``.
+- ``session_state``: the transformers inference session behind a ``TrackingSession`` (read
+  only through ``sam2_hf.engine.video_contract``, where every session internal is listed).
 
 ``tests/compat/test_compat_internals.py`` fails if any of these moves.
 """
@@ -23,8 +24,9 @@ from typing import Any
 
 import torch
 from numpy.typing import NDArray
-from transformers import Sam2Config, Sam2Model, Sam2VideoModel
+from transformers import Sam2Config, Sam2Model, Sam2VideoInferenceSession, Sam2VideoModel
 
+from ..engine import video_contract
 from ..engine.loading import LoadedModel
 from ..image.predictor import Sam2Predictor
 from ..video.tracker import TrackingSession
@@ -42,21 +44,21 @@ def follow_model(predictor: Sam2Predictor, device: torch.device) -> None:
     predictor.engine.loaded.device = device
 
 
-def session_state(session: TrackingSession) -> Any:
+def session_state(session: TrackingSession) -> Sam2VideoInferenceSession:
     """The ``Sam2VideoInferenceSession`` of a tracking session."""
-    return session._state
+    state = session._state
+    if state is None:  # only a streaming session starts without one
+        raise RuntimeError("this tracking session has no video open")
+    return state
 
 
 def frame_logits(session: TrackingSession, frame_idx: int) -> dict[int, torch.Tensor]:
     """Each object's stored low-res mask logits (1, 1, h, w) on ``frame_idx``, by object id;
     objects with no output on that frame are left out."""
-    state = session._state
+    state = session_state(session)
     found: dict[int, torch.Tensor] = {}
-    for obj_id in state.obj_ids:
-        outputs = state.output_dict_per_obj[state.obj_id_to_idx(obj_id)]
-        out = outputs["cond_frame_outputs"].get(frame_idx)
-        if out is None:
-            out = outputs["non_cond_frame_outputs"].get(frame_idx)
+    for obj_id in video_contract.object_ids(state):
+        out = video_contract.frame_output(state, obj_id, frame_idx)
         if out is not None and "pred_masks" in out:
             found[obj_id] = out["pred_masks"]
     return found
@@ -64,15 +66,12 @@ def frame_logits(session: TrackingSession, frame_idx: int) -> dict[int, torch.Te
 
 def prompted_frames(session: TrackingSession, obj_id: int) -> set[int]:
     """The frames on which ``obj_id`` has point or mask prompts."""
-    state = session._state
-    obj_idx = state.obj_id_to_idx(obj_id)
-    return set(state.point_inputs_per_obj[obj_idx]) | set(state.mask_inputs_per_obj[obj_idx])
+    return video_contract.prompted_frames(session_state(session), obj_id)
 
 
 def conditioning_frames(session: TrackingSession, obj_id: int) -> set[int]:
     """The frames whose output for ``obj_id`` is a conditioning (prompted) one."""
-    state = session._state
-    return set(state.output_dict_per_obj[state.obj_id_to_idx(obj_id)]["cond_frame_outputs"])
+    return video_contract.conditioning_frames(session_state(session), obj_id)
 
 
 def image_model_of(model: torch.nn.Module) -> torch.nn.Module:

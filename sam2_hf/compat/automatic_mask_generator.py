@@ -4,7 +4,7 @@ transformers, through sam2_hf's ``MaskGenerator`` (which reproduces the original
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -119,7 +119,7 @@ class SAM2AutomaticMaskGenerator:
         if isinstance(image, (list, tuple)):
             raise TypeError("generate takes one image, an (H, W, 3) array; call it per image")
         follow_model(self._generator.predictor, self.predictor.device)  # the model may have moved
-        records = cast(list[dict[str, Any]], self._generator.generate(image))
+        records = self._generator.generate(image)
         height, width = np.asarray(image).shape[:2]
         crops, _ = generate_crop_boxes((height, width), self.crop_n_layers, self.crop_overlap_ratio)
         if len(crops) > 1:

@@ -253,6 +253,17 @@ def frame_output(session: Sam2VideoInferenceSession, obj_id: int, frame_idx: int
     return outputs[TRACKED].get(frame_idx) if out is None else out
 
 
+def prompted_frames(session: Sam2VideoInferenceSession, obj_id: int) -> set[int]:
+    """The frames on which an object has point or mask prompts."""
+    obj_idx = session.obj_id_to_idx(obj_id)
+    return set(session.point_inputs_per_obj[obj_idx]) | set(session.mask_inputs_per_obj[obj_idx])
+
+
+def conditioning_frames(session: Sam2VideoInferenceSession, obj_id: int) -> set[int]:
+    """The frames whose output for an object is a conditioning (prompted) one."""
+    return set(session.output_dict_per_obj[session.obj_id_to_idx(obj_id)][COND])
+
+
 def low_res_logits(session: Sam2VideoInferenceSession, obj_id: int, frame_idx: int) -> torch.Tensor:
     """(1, 1, h, w) mask logits (h = w = image_size / 4) of an object on a frame.
 
