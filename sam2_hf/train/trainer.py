@@ -112,7 +112,7 @@ class FinetuneResult:
         train_images: images trained on.
         val_images: images validated on.
         seconds: wall time of this call.
-        final_loss: mean training loss over the last epoch's batches (main process).
+        final_loss: mean training loss over the last epoch's batches and the processes.
     """
 
     output_dir: Path
@@ -392,11 +392,13 @@ class _Run:
         self.val_cache = EmbeddingCache(cache_mode, self.work / "embeddings" / "val")
 
         before = self._before(val, checkpoint is not None)
-        losses = self._train(
-            module, prepared_optimizer, scheduler, loader, items, sampler, parameters, position,
+        recent = self._train(
+            module, prepared_optimizer, scheduler, loader, items, parameters, position,
             train_cache if frozen else None, steps_per_epoch,
         )  # fmt: skip
-        accelerator.wait_for_everyone()
+        local = sum(recent) / len(recent) if recent else math.nan
+        local_loss = torch.tensor(local, device=accelerator.device)
+        final_loss = float(accelerator.reduce(local_loss, "mean"))
         if peft_model is not None:
             self.network = peft_model.merge_and_unload()
         self.network.eval()
@@ -414,7 +416,7 @@ class _Run:
             train_images=len(train),
             val_images=len(val) if val is not None else 0,
             seconds=time.perf_counter() - started,
-            final_loss=float(sum(losses) / len(losses)) if losses else math.nan,
+            final_loss=final_loss,
         )
         accelerator.print(summary(result, loaded.source))
         return result
@@ -457,7 +459,6 @@ class _Run:
         scheduler: Any,
         loader: Any,
         items: TrainingItems,
-        sampler: EpochShuffle,
         parameters: list[torch.nn.Parameter],
         position: _Progress,
         cache: EmbeddingCache | None,
@@ -479,8 +480,9 @@ class _Run:
         recent: deque[float] = deque(maxlen=batches_per_epoch)
         module.train()
         for epoch in range(first_epoch, config.epochs):
-            items.set_epoch(epoch)
-            sampler.set_epoch(epoch)
+            # accelerate's loader passes the epoch on to the sampler and the items when it starts
+            # iterating (its own counter, which a resumed run must set).
+            loader.set_epoch(epoch)
             batches = loader
             if epoch == first_epoch and skip:
                 batches = accelerator.skip_first_batches(loader, skip)
