@@ -2,7 +2,8 @@
 
 Every random choice comes from a generator seeded by (seed, epoch, image), never from global
 state: two processes, or a run resumed from a checkpoint, draw exactly what one uninterrupted
-run draws.
+run draws. The sampler hands out ``(epoch, image)`` keys, so the items need no epoch state of
+their own (data-loader workers and accelerate's sharded samplers cannot put it out of step).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def pixel_values(processor: Any, image: np.ndarray) -> torch.Tensor:
 
 
 class TrainingItems(Dataset[dict[str, Any]]):
-    """Image ``index`` -> one training item (a dict of tensors):
+    """``(epoch, index)`` -> one training item for image ``index`` (a dict of tensors):
 
     - ``index``: int, the image's position in ``data``;
     - ``masks``: (m, S, S) bool, the drawn objects at the model's input size;
@@ -59,16 +60,13 @@ class TrainingItems(Dataset[dict[str, Any]]):
         self.settings = settings
         self.seed = seed
         self.with_pixels = with_pixels
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.data)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        rng = np.random.default_rng([self.seed, _ITEM_STREAM, self.epoch, index])
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
+        epoch, index = key
+        rng = np.random.default_rng([self.seed, _ITEM_STREAM, epoch, index])
         masks = self.data.masks(index)
         count = min(self.settings.objects_per_image, len(masks))
         chosen = np.sort(rng.choice(len(masks), size=count, replace=False))
@@ -93,8 +91,9 @@ def keep_list(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return items
 
 
-class EpochShuffle(Sampler[int]):
-    """A fresh permutation per epoch, seeded by (seed, epoch); ``set_epoch`` before iterating."""
+class EpochShuffle(Sampler[tuple[int, int]]):
+    """``(epoch, index)`` keys in a fresh order per epoch, seeded by (seed, epoch);
+    ``set_epoch`` before iterating."""
 
     def __init__(self, size: int, seed: int) -> None:
         self.size = size
@@ -107,6 +106,6 @@ class EpochShuffle(Sampler[int]):
     def __len__(self) -> int:
         return self.size
 
-    def __iter__(self) -> Iterator[int]:
+    def __iter__(self) -> Iterator[tuple[int, int]]:
         order = np.random.default_rng([self.seed, _ORDER_STREAM, self.epoch]).permutation(self.size)
-        return iter(order.tolist())
+        return iter([(self.epoch, index) for index in order.tolist()])

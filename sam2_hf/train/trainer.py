@@ -480,8 +480,8 @@ class _Run:
         recent: deque[float] = deque(maxlen=batches_per_epoch)
         module.train()
         for epoch in range(first_epoch, config.epochs):
-            # accelerate's loader passes the epoch on to the sampler and the items when it starts
-            # iterating (its own counter, which a resumed run must set).
+            # accelerate's loader passes its own epoch counter to the sampler whenever it starts
+            # iterating, so that counter is what must be set (also for a resumed run).
             loader.set_epoch(epoch)
             batches = loader
             if epoch == first_epoch and skip:
