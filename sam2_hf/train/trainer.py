@@ -311,6 +311,19 @@ def _mixed_precision(setting: str, cpu: bool) -> str:
     return "no"
 
 
+def _fresh_accelerate_state() -> None:
+    """Forget the settings of an earlier run in this process (a notebook's second call).
+
+    accelerate keeps one mixed precision per process and refuses another ("restart your
+    runtime"); the process group (``PartialState``) is kept, so this is safe under
+    ``accelerate launch`` too. The reset functions are accelerate's own, used by its tests.
+    """
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
+
+
 class _Run:
     """One training run: the accelerator, the model, the caches and the work folder."""
 
@@ -332,6 +345,7 @@ class _Run:
         self.hub = hub
         self.progress = progress
         unused = config.image_encoder != "frozen" or config.train_prompt_encoder
+        _fresh_accelerate_state()
         self.accelerator = Accelerator(
             mixed_precision=_mixed_precision(config.mixed_precision, cpu),
             gradient_accumulation_steps=config.gradient_accumulation_steps,

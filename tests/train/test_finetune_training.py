@@ -64,6 +64,17 @@ def test_short_run_raises_validation_iou(trained) -> None:
     assert config["learning_rate"] == 3e-3 and config["prompts"]["correction_clicks"] == 1
 
 
+def test_evaluate_scores_the_saved_folder_as_the_run_did(trained, red_shapes) -> None:
+    from sam2_hf.train import evaluate, open_data, split
+
+    _, val = split(open_data(red_shapes), val_fraction=0.2, seed=0)
+    written = trained.output_dir.parent / "scores.json"
+    scores = evaluate(trained.output_dir, val, device="cpu", output_json=written)
+    assert scores == trained.after  # the same prompts on the same weights
+    assert json.loads(written.read_text()) == scores.to_dict()
+    written.unlink()
+
+
 def test_only_the_decoder_changed_and_nothing_is_left_behind(trained, base) -> None:
     old = load_file(base / "model.safetensors")
     new = load_file(trained.output_dir / "model.safetensors")
