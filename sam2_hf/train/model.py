@@ -147,10 +147,8 @@ class InteractiveLoss(nn.Module):
             low_res = out.pred_masks[:, 0].float()  # (m, C, s, s)
             predicted_iou = out.iou_scores[:, 0].float()  # (m, C)
             logits = F.interpolate(low_res, (size, size), mode="bilinear", align_corners=False)
-            losses = prediction_losses(
-                logits, predicted_iou, out.object_score_logits[:, 0].float(), target_float,
-                self.weights,
-            )  # fmt: skip
+            score = out.object_score_logits[:, 0].float()  # (m, 1)
+            losses = prediction_losses(logits, predicted_iou, score, target_float, self.weights)
             for name in LOSS_NAMES:
                 totals[name] = totals[name] + losses[name]
             if round_number == rounds:

@@ -407,9 +407,16 @@ class _Run:
 
         before = self._before(val, checkpoint is not None)
         recent = self._train(
-            module, prepared_optimizer, scheduler, loader, items, parameters, position,
-            train_cache if frozen else None, steps_per_epoch,
-        )  # fmt: skip
+            module,
+            prepared_optimizer,
+            scheduler,
+            loader,
+            items,
+            parameters,
+            position,
+            train_cache if frozen else None,
+            steps_per_epoch,
+        )
         local = sum(recent) / len(recent) if recent else math.nan
         local_loss = torch.tensor(local, device=accelerator.device)
         final_loss = float(accelerator.reduce(local_loss, "mean"))
@@ -482,6 +489,7 @@ class _Run:
 
         accelerator, config = self.accelerator, self.config
         every = config.checkpoint_every or steps_per_epoch
+        last_step = steps_per_epoch * config.epochs  # the result itself is saved after it
         batches_per_epoch = len(loader)
         first_epoch, skip = divmod(position.batches, batches_per_epoch)
         bar = tqdm(
@@ -504,8 +512,10 @@ class _Run:
                 with accelerator.accumulate(module):
                     embeddings = None
                     if cache is not None:
-                        embeddings = [self._embedding(cache, "train", items.data, item["index"])
-                                      for item in batch]  # fmt: skip
+                        data = items.data
+                        embeddings = [
+                            self._embedding(cache, "train", data, item["index"]) for item in batch
+                        ]
                     losses = module(batch, embeddings)
                     accelerator.backward(losses["loss"])
                     if accelerator.sync_gradients and config.max_grad_norm > 0:
@@ -520,9 +530,7 @@ class _Run:
                 bar.set_postfix(epoch=epoch + 1, loss=f"{sum(recent) / len(recent):.4f}")
                 if accelerator.sync_gradients:
                     position.steps += 1
-                    if position.steps % every == 0 and position.steps < steps_per_epoch * (
-                        config.epochs
-                    ):
+                    if position.steps % every == 0 and position.steps < last_step:
                         self._checkpoint(position.steps)
         bar.close()
         return list(recent)
