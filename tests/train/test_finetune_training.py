@@ -226,3 +226,28 @@ def test_crash_while_saving_leaves_no_output(tmp_path, image_checkpoint, red_sha
         (tmp_path / "taken").mkdir()
         (tmp_path / "taken" / "file").write_text("x")
         finetune(red_shapes, tmp_path / "taken", model=image_checkpoint, **FAST)
+
+
+@pytest.mark.parametrize(("cache", "encodes"), [("memory", 8), ("none", 6 * 2 + 2 * 2)])
+def test_frozen_encoder_runs_once_per_image_with_a_cache(
+    tmp_path, image_checkpoint, monkeypatch, cache, encodes
+) -> None:
+    import sam2_hf.train.trainer as trainer
+
+    root = write_mask_folder(tmp_path / "data", make_shapes(8, seed=4, **SHAPES))
+    calls = []
+    encode = trainer.image_embeddings
+    monkeypatch.setattr(trainer, "image_embeddings", lambda *a: calls.append(1) or encode(*a))
+    finetune(
+        root,
+        tmp_path / "out",
+        model=image_checkpoint,
+        cache=cache,
+        epochs=2,
+        batch_size=3,
+        val_fraction=0.25,
+        prompts=PromptSettings(correction_clicks=0),
+        **FAST,
+    )
+    # 6 training images in 2 epochs, 2 validation images scored before and after.
+    assert len(calls) == encodes
