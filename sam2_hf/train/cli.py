@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .cache import CACHE_MODES
-from .data import DataError
+from .data import DataError, require_extra
 from .model import IMAGE_ENCODER_MODES
 from .prompts import PromptSettings
 from .trainer import MIXED_PRECISIONS
@@ -121,6 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _data(source: str | None, split_name: str) -> Any:
     if source is None or not source.startswith("hf:"):
         return source
+    require_extra("datasets")
     import datasets
 
     return datasets.load_dataset(source[3:], split=split_name)

@@ -9,6 +9,7 @@ and the record named (``DataError``).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -17,6 +18,16 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+
+def require_extra(*modules: str) -> None:
+    """Fail early, and say how to fix it, when a package of the ``train`` extra is missing."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(
+            f"fine-tuning needs {', '.join(missing)}; install the training extra: "
+            "pip install 'sam2-hf[train]'"
+        )
 
 
 class DataError(ValueError):
@@ -153,6 +164,7 @@ def open_data(
             )
         return readers.CocoData(path, images_dir=images_dir)
     if (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file():
+        require_extra("datasets")
         import datasets
 
         loaded = datasets.load_from_disk(os.fspath(path))

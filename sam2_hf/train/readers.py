@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..image.batch import IMAGE_SUFFIXES
 from ..inputs import load_image
-from .data import DataError, SegmentationData
+from .data import DataError, SegmentationData, require_extra
 
 # EXIF orientations that swap width and height (load_image applies them).
 _TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)
@@ -83,6 +83,7 @@ class CocoData(SegmentationData):
     def __init__(
         self, annotations: str | os.PathLike[str], images_dir: str | os.PathLike[str] | None = None
     ) -> None:
+        require_extra("pycocotools")
         from pycocotools import mask as mask_utils
 
         self.path = Path(annotations)

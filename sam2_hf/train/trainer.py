@@ -24,7 +24,7 @@ from typing_extensions import Unpack
 
 from ..engine.loading import LoadOptions, load_model
 from .cache import CACHE_MODES, CacheMode, EmbeddingCache
-from .data import SegmentationData, open_data, split
+from .data import SegmentationData, open_data, require_extra, split
 from .evaluate import EvalScores, score_data, summarize
 from .export import export_model, publish, write_json
 from .items import EpochShuffle, TrainingItems, keep_list, pixel_values
@@ -241,6 +241,7 @@ def finetune(
         >>> Sam2Predictor.from_pretrained("out/")  # doctest: +SKIP
     """
     started = time.perf_counter()
+    require_extra("accelerate", *(["peft"] if image_encoder == "lora" else []))
     for key in ("device", "dtype"):
         if key in options:
             raise TypeError(

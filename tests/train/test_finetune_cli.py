@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 
+import pytest
 from finetune_shapes import make_shapes, write_mask_folder
 from PIL import Image
 
 from sam2_hf.train.cli import add_arguments, main
+from sam2_hf.train.data import require_extra
 
 
 def test_arguments_fit_a_subcommand() -> None:
@@ -44,3 +47,10 @@ def test_bf16_and_gradient_accumulation(tmp_path, image_checkpoint, capsys) -> N
     config = json.loads((tmp_path / "out" / "finetune_config.json").read_text())
     assert config["mixed_precision"] == "bf16" and config["gradient_accumulation_steps"] == 2
     assert "Validation mean IoU" in capsys.readouterr().out
+
+
+def test_missing_extra_says_how_to_install(monkeypatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n: None if n == "peft" else real(n))
+    with pytest.raises(ImportError, match=r"needs peft; .*pip install 'sam2-hf\[train\]'"):
+        require_extra("accelerate", "peft")

@@ -4,7 +4,8 @@ checkpoint that one process gives for the same global batch.
 The two runs see the same images in the same steps with the same prompts (all drawn per
 seed, epoch and image), and DDP averages the two halves' gradients, which equals the
 one-process mean because the loss is a mean over images. What remains is float summation
-order: measured 3e-7 of the weights' change, 1.2e-7 at most on any weight.
+order: measured 3e-7 of the weights' change, at most 1.2e-7 on any weight; the test allows
+1e-4 of the change and 1e-5 per weight.
 """
 
 from __future__ import annotations
