@@ -30,6 +30,8 @@ from scipy import ndimage
 
 from ..formats.masks import mask_to_box
 
+_DRAW_STEPS = 1 << 24  # a draw in [0, 1) as an integer fraction: exact for float32 draws
+
 
 @dataclass(frozen=True)
 class PromptSettings:
@@ -169,7 +171,9 @@ def error_clicks(
     region = torch.where(region.flatten(1).any(1)[:, None, None], region, target)
     flat = region.flatten(1)
     totals = flat.sum(1)
-    rank = (draws.to(torch.float64) * totals).long().clamp(max=totals - 1)
+    # Integer arithmetic picks the same pixel on every device (MPS has no float64).
+    quantized = (draws.float() * _DRAW_STEPS).long()
+    rank = torch.minimum((quantized * totals) // _DRAW_STEPS, totals - 1)
     position = torch.searchsorted(flat.long().cumsum(1), (rank + 1)[:, None])[:, 0]
     labels = target.flatten(1).gather(1, position[:, None])[:, 0].long()
     points = torch.stack([position % size, position // size], dim=1).float()
