@@ -24,13 +24,21 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from transformers import Sam2ImageProcessor, Sam2VideoConfig, Sam2VideoModel, Sam2VideoProcessor
+from transformers import (
+    Sam2ImageProcessor,
+    Sam2VideoConfig,
+    Sam2VideoModel,
+    Sam2VideoProcessor,
+    Sam2VideoVideoProcessor,
+)
 
 
 def build_checkpoint(folder: Path) -> None:
     torch.manual_seed(0)
     Sam2VideoModel(Sam2VideoConfig()).eval().save_pretrained(folder)
-    Sam2VideoProcessor(image_processor=Sam2ImageProcessor()).save_pretrained(folder)
+    Sam2VideoProcessor(
+        image_processor=Sam2ImageProcessor(), video_processor=Sam2VideoVideoProcessor()
+    ).save_pretrained(folder)
 
 
 def build_images(folder: Path, count: int) -> Path:

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import annotate, auto, batch, convert, models, segment, track
+from . import annotate, auto, batch, convert, finetune, models, segment, track
 from .arguments import PROG, join_negative_values
 
 # Errors a user can act on; anything else is a bug and its message gets the type name.
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-v", "--verbose", action="store_true", help="show the traceback of a failure"
     )
-    for command in (segment, auto, batch, track, annotate, convert, models):
+    for command in (segment, auto, batch, track, annotate, finetune, convert, models):
         command.register(commands, common)
     return parser
 
@@ -67,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str]) -> int:
+    if argv[:1] == ["finetune"]:  # the training command parses its own arguments
+        return finetune.run_argv(argv[1:])
     parser = build_parser()
     args = parser.parse_args(join_negative_values(argv))
     args.check(args.parser, args)

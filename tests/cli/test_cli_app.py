@@ -91,3 +91,17 @@ def test_every_help_shows_an_example(command, capsys):
     assert exit_info.value.code == 0
     examples = capsys.readouterr().out.split("\nexamples:\n", 1)[1]
     assert f"  sam2-hf {command} " in examples or f"  sam2-hf {command}\n" in examples
+
+
+def test_finetune_and_app_commands_are_wired_in(capsys):
+    for command, words in (("finetune", "Fine-tune SAM 2"), ("app", "annotation")):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert words in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["finetune", "data/"])  # -o is required
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "finetune" in capsys.readouterr().out
