@@ -33,7 +33,15 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 # Public name -> the module that defines it.
 _NAMES: dict[str, str] = {
     **dict.fromkeys(
-        ("ModelInfo", "ModelNotAvailableError", "list_models", "load_model"),
+        (
+            "DamagedCheckpointError",
+            "LoadOptions",
+            "LoadedModel",
+            "ModelInfo",
+            "ModelNotAvailableError",
+            "list_models",
+            "load_model",
+        ),
         "sam2_hf.engine.loading",
     ),
     **dict.fromkeys(("Sam2Predictor", "segment"), "sam2_hf.image.predictor"),
@@ -131,7 +139,15 @@ if not any(isinstance(finder, _MovedModuleFinder) for finder in sys.meta_path):
     sys.meta_path.append(_MovedModuleFinder())
 
 if TYPE_CHECKING:  # the names above, for type checkers and IDEs
-    from .engine.loading import ModelInfo, ModelNotAvailableError, list_models, load_model
+    from .engine.loading import (
+        DamagedCheckpointError,
+        LoadedModel,
+        LoadOptions,
+        ModelInfo,
+        ModelNotAvailableError,
+        list_models,
+        load_model,
+    )
     from .formats.coco import (
         CocoImage,
         from_coco_rle,
