@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from original_sam2 import CONFIG, TINY_OVERRIDES
 from transformers import Sam2Model
 
 from sam2_hf.compat import (
@@ -18,24 +19,8 @@ from sam2_hf.compat import (
 )
 from sam2_hf.compat import build_sam as build_module
 
-# Meta's tiny config, shrunk (see tests/compat/original_sam2.py, which needs sam2 installed).
-SHRINK = [
-    "++model.image_size=128",
-    "++model.image_encoder.trunk.embed_dim=12",
-    "++model.image_encoder.neck.d_model=128",
-    "++model.image_encoder.neck.backbone_channel_list=[96,48,24,12]",
-    "++model.image_encoder.neck.position_encoding.num_pos_feats=128",
-    "++model.memory_attention.d_model=128",
-    "++model.memory_attention.num_layers=1",
-    "++model.memory_attention.layer.d_model=128",
-    "++model.memory_attention.layer.dim_feedforward=256",
-    "++model.memory_attention.layer.self_attention.embedding_dim=128",
-    "++model.memory_attention.layer.cross_attention.embedding_dim=128",
-    "++model.memory_encoder.in_dim=128",
-    "++model.memory_encoder.mask_downsampler.embed_dim=128",
-    "++model.memory_encoder.fuser.layer.dim=128",
-]
-CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
+# Meta's tiny config, shrunk: the overrides the side-by-side tests use.
+SHRINK = TINY_OVERRIDES
 pytestmark = pytest.mark.filterwarnings("ignore:no checkpoint given:UserWarning")
 
 
