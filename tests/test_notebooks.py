@@ -23,7 +23,7 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
-NAMES = ["image_prompts", "detector_boxes"]
+NAMES = ["image_prompts", "detector_boxes", "automatic_masks"]
 NOTEBOOKS = [NOTEBOOK_DIR / f"{name}.ipynb" for name in NAMES]
 IMAGE_SIZE = (1200, 1800)  # (H, W) of the default image, Meta's truck.jpg
 FRAME_SIZE = (540, 960)  # (H, W) of the default video, Meta's bedroom clip
@@ -120,6 +120,7 @@ def notebook_env(tmp_path_factory, video_checkpoint, detr_checkpoint) -> dict[st
         "SAM2_HF_DETECTOR_TEXT": "",
         "SAM2_HF_BOX_THRESHOLD": "0.0",  # a random detector's scores are low
         "SAM2_HF_EPOCHS": "1",
+        "SAM2_HF_POINTS_PER_SIDE": "8",
         # One thread per kernel, as in the tests themselves (see conftest.one_thread).
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
