@@ -23,7 +23,13 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
-NAMES = ["image_prompts", "detector_boxes", "automatic_masks", "video_tracking"]
+NAMES = [
+    "image_prompts",
+    "detector_boxes",
+    "automatic_masks",
+    "video_tracking",
+    "finetune",
+]
 NOTEBOOKS = [NOTEBOOK_DIR / f"{name}.ipynb" for name in NAMES]
 IMAGE_SIZE = (1200, 1800)  # (H, W) of the default image, Meta's truck.jpg
 FRAME_SIZE = (540, 960)  # (H, W) of the default video, Meta's bedroom clip
