@@ -29,6 +29,7 @@ NAMES = [
     "automatic_masks",
     "video_tracking",
     "finetune",
+    "compat",
 ]
 NOTEBOOKS = [NOTEBOOK_DIR / f"{name}.ipynb" for name in NAMES]
 IMAGE_SIZE = (1200, 1800)  # (H, W) of the default image, Meta's truck.jpg
