@@ -108,7 +108,7 @@ def make_video(folder: Path, frames: int = 6) -> Path:
     for index in range(frames):
         picture = Image.new("RGB", (width, height), (120, 110, 100))
         draw = ImageDraw.Draw(picture)
-        draw.ellipse((140 + 8 * index, 240, 280 + 8 * index, 380), fill=(200, 60, 50))
+        draw.ellipse((140 + 8 * index, 260, 280 + 8 * index, 400), fill=(200, 60, 50))
         draw.rectangle((330, 80 + 5 * index, 470, 220 + 5 * index), fill=(40, 80, 200))
         picture.save(folder / f"{index:05d}.jpg", quality=95)
     return folder
