@@ -133,7 +133,20 @@ def notebook_env(tmp_path_factory, video_checkpoint, detr_checkpoint) -> dict[st
         "MKL_NUM_THREADS": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        # Any download a notebook still tries fails at once instead of reaching the network.
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
     }
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_setting_a_notebook_reads_is_set_offline(path, notebook_env):
+    """A notebook reading a new SAM2_HF_* variable that CI leaves unset would use its default,
+    a hub id or URL: CI must set every one."""
+    code = "\n".join(cell.source for cell in read(path).cells if cell.cell_type == "code")
+    read_names = set(re.findall(r"os\.environ\.get\(\s*\"(SAM2_HF_\w+)\"", code))
+    assert read_names, f"{path.name} reads no SAM2_HF_* setting"
+    assert read_names <= {*notebook_env, "SAM2_HF_NOTEBOOK_OUTPUTS"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
