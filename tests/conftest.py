@@ -393,3 +393,88 @@ def families_hub_cache(
     add_to_hub_cache(cache, EDGETAM_HUB_ID, edgetam_checkpoint)
     add_to_hub_cache(cache, SAM3_HUB_ID, sam3_checkpoint)
     return cache
+
+
+# ---------------------------------------------------------------- hub detectors
+#
+# Tiny random detectors, loaded by folder as a hub id would be: the dataset jobs' tests
+# (tests/jobs) and the detector notebook (tests/test_notebooks.py) prompt SAM 2 with their boxes.
+
+
+@pytest.fixture(scope="session")
+def detr_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A closed-set DETR (~7k parameters) with two classes, loaded by folder like a hub id."""
+    from transformers import DetrConfig, DetrForObjectDetection, DetrImageProcessor, ResNetConfig
+
+    folder = tmp_path_factory.mktemp("detr")
+    torch.manual_seed(0)
+    backbone = ResNetConfig(
+        embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], out_features=["stage2"]
+    )
+    config = DetrConfig(
+        use_timm_backbone=False,
+        use_pretrained_backbone=False,
+        backbone_config=backbone,
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=16,
+        decoder_ffn_dim=16,
+        num_queries=6,
+        id2label={0: "cat", 1: "dog"},
+        label2id={"cat": 0, "dog": 1},
+    )
+    DetrForObjectDetection(config).eval().save_pretrained(folder)
+    DetrImageProcessor(size={"shortest_edge": 64, "longest_edge": 96}).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def owlv2_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A zero-shot OWLv2 with a letter-level CLIP tokenizer, prompted with text."""
+    from transformers import (
+        CLIPTokenizer,
+        Owlv2Config,
+        Owlv2ForObjectDetection,
+        Owlv2ImageProcessor,
+        Owlv2Processor,
+    )
+
+    folder = tmp_path_factory.mktemp("owlv2")
+    torch.manual_seed(0)
+    # OWLv2 treats a query whose first token id is 0 as padding: keep id 0 for a spare token.
+    vocab = {"!": 0, "<|startoftext|>": 1, "<|endoftext|>": 2}
+    for letter in "abcdefghijklmnopqrstuvwxyz.":
+        vocab[letter] = len(vocab)
+        vocab[letter + "</w>"] = len(vocab)
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
+    config = Owlv2Config(
+        text_config={
+            "vocab_size": len(vocab),
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "max_position_embeddings": 16,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+            "pad_token_id": 2,
+        },
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 64,
+            "patch_size": 16,
+        },
+        projection_dim=16,
+    )
+    Owlv2ForObjectDetection(config).eval().save_pretrained(folder)
+    processor = Owlv2Processor(
+        image_processor=Owlv2ImageProcessor(size={"height": 64, "width": 64}), tokenizer=tokenizer
+    )
+    processor.save_pretrained(folder)
+    return folder
