@@ -34,6 +34,8 @@ TRUCK_URL = (
     "https://raw.githubusercontent.com/facebookresearch/sam2/main/notebooks/images/truck.jpg"
 )
 TRUCK_SIZE = (1200, 1800)  # (H, W) of the real truck.jpg
+# photo.jpg: large enough for the README's CLI prompts, small enough for a quick detector.
+PHOTO_SIZE = (480, 640)
 FRAMES = 42  # the video example corrects frame 40 and propagates from 41
 FRAME_SIZE = (480, 640)
 
@@ -109,7 +111,7 @@ def _write_video(path: Path) -> None:
 def _write_data(folder: Path) -> None:
     """The files the README's examples read, in ``folder``."""
     Image.fromarray(_image(TRUCK_SIZE, 0)).save(folder / "truck.jpg")
-    Image.fromarray(_image(TRUCK_SIZE, 1)).save(folder / "photo.jpg")
+    Image.fromarray(_image(PHOTO_SIZE, 1)).save(folder / "photo.jpg")
     _write_video(folder / "clip.mp4")
     images = folder / "images"
     images.mkdir()
@@ -124,7 +126,7 @@ def _write_data(folder: Path) -> None:
     (folder / "classes.txt").write_text("cat\ndog\n")
     (folder / "photos").mkdir()
     shapes = _helper_module(TESTS / "train" / "finetune_shapes.py")
-    shapes.write_coco(folder / "data", shapes.make_shapes(4, size=(48, 64), seed=1))
+    shapes.write_coco(folder / "data", shapes.make_shapes(3, size=(48, 64), seed=1))
 
 
 def _write_original_checkpoint(folder: Path) -> Path | None:
@@ -245,7 +247,7 @@ def test_every_python_block_runs_in_order(readme_world, tmp_path, monkeypatch, c
                 # Meta's config names stand for the config the checkpoint was trained with.
                 code = code.replace('"sam2.1_hiera_s"', repr(str(readme_world["config"])))
             exec(compile(code, f"README.md python block {number}", "exec"), scope)
-    assert scope["per_image"][1].masks.shape == (0, *TRUCK_SIZE)
+    assert scope["per_image"][1].masks.shape == (0, *PHOTO_SIZE)
     assert len(scope["backwards"]) == 41  # frames 40 down to 0
     assert (folder / "out" / "annotations.json").is_file()
     assert (folder / "tuned").is_dir()
