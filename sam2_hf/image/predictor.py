@@ -527,7 +527,9 @@ def segment(
         point_labels: (K,) or (N, K): 1 foreground, 0 background. Default: all 1.
         box: (4,) box (x0, y0, x1, y1) in pixels, or (N, 4) for N objects.
         model: short name (``"tiny"`` ... ``"large"``), hub id or local folder.
-        device, dtype: as for ``Sam2Predictor.from_pretrained`` (``None``: automatic).
+        device: ``"cuda"``, ``"cpu"``, ... (``None``: cuda, then mps, then cpu).
+        dtype: ``"bf16"``, ``"fp16"``, ``"fp32"`` (``None``: bf16 on Ampere-or-newer CUDA
+            GPUs, float32 elsewhere).
         multimask_output: three candidates instead of one. Default: True for clicks alone,
             False when a box is given.
 

@@ -664,7 +664,9 @@ def track_video(
             accepted for ``"frame_idx"``).
         output_dir: write one label PNG per frame there (``00000.png``: pixel = object id).
         overlay_path: write the frames with the masks tinted on them (``.mp4`` or ``.gif``).
-        model, device, dtype: as for ``VideoTracker.from_pretrained``.
+        model: short name (``"tiny"`` ... ``"large"``), hub id or local folder.
+        device: as for ``VideoTracker.from_pretrained`` (``None``: cuda, then mps, then cpu).
+        dtype: as for ``VideoTracker.from_pretrained`` (``None``: automatic).
         fill_hole_area: see ``VideoTracker``.
         fps: frame rate of the overlay.
         progress: progress bars: True, False, or None = when there are enough frames
