@@ -201,6 +201,19 @@ def _placeholders(folder: Path) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(autouse=True)
+def forget_cached_models() -> Iterator[None]:
+    """``segment`` and ``segment_text`` keep the models they loaded by name: under the names
+    the fake cache answered ("tiny", the detector ids), so forget them afterwards."""
+    from sam2_hf.image import predictor
+    from sam2_hf.jobs import detect
+
+    yield
+    predictor._cached_predictor.cache_clear()
+    detect._cached_detector.cache_clear()
+    detect._cached_predictor.cache_clear()
+
+
 # ------------------------------------------------------------------------ the tests
 
 
@@ -229,12 +242,8 @@ def test_three_lines_a_mask(readme_world, tmp_path, monkeypatch) -> None:
 
 def test_every_python_block_runs_in_order(readme_world, tmp_path, monkeypatch, capsys) -> None:
     """All blocks in one scope, as a reader pastes them into one notebook."""
-    from sam2_hf.jobs import detect
-
     folder = _fresh_folder(readme_world, tmp_path)
     monkeypatch.chdir(folder)
-    # segment_text's default detector is the hub's Grounding DINO: the cache has a tiny one.
-    detect._cached_detector.cache_clear()
     scope: dict[str, Any] = {"__name__": "__readme__", **_placeholders(folder)}
     skipped = []
     with offline_hub(readme_world["cache"]):  # type: ignore[arg-type]
