@@ -4,21 +4,24 @@ and every ``sam2-hf`` command line, on tiny local models, offline.
 The hidden set-up stands in for what a reader has: the hub (a Hugging Face cache holding the
 tiny checkpoint under ``facebook/sam2.1-hiera-tiny`` and tiny detectors under the detector ids
 the README names), the truck image the README links to (a generated image of its size,
-1800x1200), ``photo.jpg``, ``clip.mp4``, ``images/`` with ``boxes.json``, training data, and the
-placeholders the README names (``image``, ``images``, ``detector_boxes``, ...). The code itself
-is not rewritten beyond the image URL, so a renamed argument or method fails here.
-"""
+1800x1200, served over HTTP on 127.0.0.1 so the URL is read as a URL), ``photo.jpg``,
+``clip.mp4``, ``images/`` with ``boxes.json``, training data, and the placeholders the README
+names (``image``, ``images``, ``detector_boxes``, ...). The code itself is not rewritten beyond
+the URL's host, so a renamed argument or method fails here."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
 import re
 import shlex
 import shutil
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -80,9 +83,10 @@ def command_lines() -> list[list[str]]:
     return lines
 
 
-def localise(code: str) -> str:
-    """The one rewrite: the truck's URL becomes the generated image of the same size."""
-    return code.replace(TRUCK_URL, "truck.jpg")
+def localise(code: str, server: str) -> str:
+    """The one rewrite: the truck's URL becomes the same path on a local HTTP server, which
+    serves a generated image of the truck's size."""
+    return code.replace(TRUCK_URL, f"{server}/truck.jpg")
 
 
 # ------------------------------------------------------------------------ the hidden set-up
@@ -147,6 +151,25 @@ def _write_original_checkpoint(folder: Path) -> Path | None:
     path = folder / "tiny_hiera.yaml"
     path.write_text(OmegaConf.to_yaml(config))
     return path
+
+
+@pytest.fixture(scope="module")
+def server(readme_world: dict[str, Path | None]) -> Iterator[str]:
+    """``http://127.0.0.1:<port>``, serving the README's files: URLs are read as URLs."""
+    handler = functools.partial(QuietHandler, directory=str(readme_world["data"]))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    """Serves files without a log line per request on stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 @contextlib.contextmanager
@@ -227,20 +250,22 @@ def test_readme_has_the_examples_this_test_runs() -> None:
     assert first[:2] == ["segment", TRUCK_URL], "the first command runs on the truck's URL"
 
 
-def test_three_lines_a_mask(readme_world, tmp_path, monkeypatch) -> None:
+def test_three_lines_a_mask(readme_world, server, tmp_path, monkeypatch) -> None:
     first = python_blocks()[0]
     code_lines = [line for line in first.splitlines() if line and not line.startswith("from ")]
     assert len(code_lines) == 3, "the README promises three lines, a mask"
     monkeypatch.chdir(_fresh_folder(readme_world, tmp_path))
     scope: dict[str, Any] = {}
     with offline_hub(readme_world["cache"]):  # type: ignore[arg-type]
-        exec(compile(localise(first), "README.md", "exec"), scope)
+        exec(compile(localise(first, server), "README.md", "exec"), scope)
     masks, scores = scope["masks"], scope["scores"]
     assert masks.shape == (3, *TRUCK_SIZE) and masks.dtype == bool
     assert np.all(np.diff(scores) <= 0)
 
 
-def test_every_python_block_runs_in_order(readme_world, tmp_path, monkeypatch, capsys) -> None:
+def test_every_python_block_runs_in_order(
+    readme_world, server, tmp_path, monkeypatch, capsys
+) -> None:
     """All blocks in one scope, as a reader pastes them into one notebook."""
     folder = _fresh_folder(readme_world, tmp_path)
     monkeypatch.chdir(folder)
@@ -248,7 +273,7 @@ def test_every_python_block_runs_in_order(readme_world, tmp_path, monkeypatch, c
     skipped = []
     with offline_hub(readme_world["cache"]):  # type: ignore[arg-type]
         for number, block in enumerate(python_blocks()):
-            code = localise(block)
+            code = localise(block, server)
             if "my_finetuned.pt" in code:
                 if readme_world["config"] is None:
                     skipped.append(number)
@@ -264,7 +289,7 @@ def test_every_python_block_runs_in_order(readme_world, tmp_path, monkeypatch, c
         pytest.skip(f"python block(s) {skipped} not run: they need the original sam2")
 
 
-def test_every_command_line_runs(readme_world, tmp_path, monkeypatch, capsys) -> None:
+def test_every_command_line_runs(readme_world, server, tmp_path, monkeypatch, capsys) -> None:
     from sam2_hf.cli import build_parser, main
 
     folder = _fresh_folder(readme_world, tmp_path)
@@ -272,7 +297,7 @@ def test_every_command_line_runs(readme_world, tmp_path, monkeypatch, capsys) ->
     skipped = []
     with offline_hub(readme_world["cache"]):  # type: ignore[arg-type]
         for argv in command_lines():
-            argv = [localise(word) for word in argv]
+            argv = [localise(word, server) for word in argv]
             if argv[0] in PARSE_ONLY:
                 build_parser().parse_args(argv)
                 continue
