@@ -181,6 +181,8 @@ def offline_hub(cache: Path) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(constants, "HF_HUB_CACHE", str(cache))
         patch.setattr(constants, "HF_HUB_OFFLINE", True)
+        for name in ("NO_PROXY", "no_proxy"):  # the local image server, even behind a proxy
+            patch.setenv(name, "127.0.0.1,localhost")
         yield
 
 
