@@ -1,18 +1,27 @@
-"""sam2-hf: Segment Anything 2 on Hugging Face transformers, with flat prompts and numpy masks.
+"""sam2-hf: Segment Anything 2 on Hugging Face transformers, flat prompts in, numpy masks out.
 
-The package is laid out by responsibility (see the README's *Development* section):
+Images (coordinates are pixels of the original image, x before y; boxes (x0, y0, x1, y1)):
 
-- ``sam2_hf.engine``: loading models, the image engine and every contact with transformers'
-  internals;
-- ``sam2_hf.image``: the image tasks (``Sam2Predictor``, ``MaskGenerator``, click sessions,
-  folder jobs);
-- ``sam2_hf.video``: video tracking, frames in and files out;
-- ``sam2_hf.formats``: masks, COCO and drawing in plain numpy and PIL (no torch);
-- ``sam2_hf.results`` and ``sam2_hf.inputs``: what goes in and what comes out;
-- ``sam2_hf.cli``: the ``sam2-hf`` command.
+    >>> from sam2_hf import Sam2Predictor  # doctest: +SKIP
+    >>> predictor = Sam2Predictor.from_pretrained("tiny")  # doctest: +SKIP
+    >>> predictor.set_image("photo.jpg")  # doctest: +SKIP
+    >>> masks, scores, logits = predictor.predict(point_coords=[(500, 375)])  # doctest: +SKIP
 
-Names are resolved on first use, so ``import sam2_hf`` (and ``sam2_hf.formats``) costs no
-torch import until a model is needed.
+The main names (``help(sam2_hf.<name>)`` for each one's documentation):
+
+- ``Sam2Predictor``, ``segment``: masks for clicks, boxes and mask prompts on an image;
+  ``ClickSession``: click-by-click refinement.
+- ``MaskGenerator``: automatic masks ("segment everything"), the original's records.
+- ``VideoTracker``, ``TrackingSession``, ``StreamingSession``, ``track_video``: video tracking.
+- ``Prediction``, ``Masks``, ``FrameMasks``: the results, numpy arrays, best first.
+- ``load_model``, ``list_models``, ``LoadOptions``, ``ModelNotAvailableError``: models.
+- Mask utilities in plain numpy (no torch): ``save_mask``, ``load_mask``, ``cutout``,
+  ``overlay``, ``mask_to_box``, ``mask_to_polygons``, ``to_coco_rle``, ``write_coco_json``, ...
+
+``dir(sam2_hf)`` lists every public name. Subpackages: ``sam2_hf.compat`` (the original sam2's
+API), ``sam2_hf.jobs`` (datasets), ``sam2_hf.train`` (fine-tuning), ``sam2_hf.app`` (the
+annotation app), ``sam2_hf.cli`` (the ``sam2-hf`` command). Names load on first use, so
+``import sam2_hf`` imports no torch until a model is needed.
 """
 
 from __future__ import annotations
@@ -102,7 +111,11 @@ _MOVED_MODULES: dict[str, str] = {
     "sam2_hf.draw": "sam2_hf.formats.draw",
 }
 
-__all__ = sorted([*_NAMES, "__version__"])
+# No ``__all__``: pydoc documents every class ``__all__`` names in full, which made
+# ``help(sam2_hf)`` some 2,000 lines. The public names are those of ``__dir__``; import them by
+# name (``from sam2_hf import Sam2Predictor``).
+_PUBLIC = sorted([*_NAMES, "__version__"])
+_MODULE_DUNDERS = ("__doc__", "__file__", "__loader__", "__name__", "__package__", "__path__")
 
 
 def __getattr__(name: str) -> Any:
@@ -117,7 +130,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    # The public names only, not this module's own imports (``sys``, ``importlib``, ...).
+    return sorted({*_PUBLIC, *_MODULE_DUNDERS, "__spec__"})
 
 
 class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -138,40 +152,46 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 if not any(isinstance(finder, _MovedModuleFinder) for finder in sys.meta_path):
     sys.meta_path.append(_MovedModuleFinder())
 
-if TYPE_CHECKING:  # the names above, for type checkers and IDEs
-    from .engine.loading import (
-        DamagedCheckpointError,
-        LoadedModel,
-        LoadOptions,
-        ModelInfo,
-        ModelNotAvailableError,
-        list_models,
-        load_model,
-    )
-    from .formats.coco import (
-        CocoImage,
-        from_coco_rle,
-        to_coco_annotations,
-        to_coco_rle,
-        to_uncompressed_rle,
-        write_coco_json,
-    )
-    from .formats.draw import cutout, object_color, overlay, remove_background
-    from .formats.masks import (
-        Polygon,
-        clean_mask_logits,
-        invert,
-        load_mask,
-        mask_area,
-        mask_to_box,
-        mask_to_polygons,
-        polygons_to_mask,
-        remove_small_regions,
-        save_mask,
-    )
-    from .image.automatic import OUTPUT_MODES, MaskGenerator, masks_from_records
-    from .image.interactive import ClickSession
-    from .image.predictor import Sam2Predictor, segment
-    from .inputs import load_image
-    from .results import FrameMasks, Masks, Prediction
-    from .video.tracker import StreamingSession, TrackingSession, VideoTracker, track_video
+# The names above for type checkers and IDEs; "X as X" marks an explicit re-export.
+if TYPE_CHECKING:
+    from .engine.loading import DamagedCheckpointError as DamagedCheckpointError
+    from .engine.loading import LoadedModel as LoadedModel
+    from .engine.loading import LoadOptions as LoadOptions
+    from .engine.loading import ModelInfo as ModelInfo
+    from .engine.loading import ModelNotAvailableError as ModelNotAvailableError
+    from .engine.loading import list_models as list_models
+    from .engine.loading import load_model as load_model
+    from .formats.coco import CocoImage as CocoImage
+    from .formats.coco import from_coco_rle as from_coco_rle
+    from .formats.coco import to_coco_annotations as to_coco_annotations
+    from .formats.coco import to_coco_rle as to_coco_rle
+    from .formats.coco import to_uncompressed_rle as to_uncompressed_rle
+    from .formats.coco import write_coco_json as write_coco_json
+    from .formats.draw import cutout as cutout
+    from .formats.draw import object_color as object_color
+    from .formats.draw import overlay as overlay
+    from .formats.draw import remove_background as remove_background
+    from .formats.masks import Polygon as Polygon
+    from .formats.masks import clean_mask_logits as clean_mask_logits
+    from .formats.masks import invert as invert
+    from .formats.masks import load_mask as load_mask
+    from .formats.masks import mask_area as mask_area
+    from .formats.masks import mask_to_box as mask_to_box
+    from .formats.masks import mask_to_polygons as mask_to_polygons
+    from .formats.masks import polygons_to_mask as polygons_to_mask
+    from .formats.masks import remove_small_regions as remove_small_regions
+    from .formats.masks import save_mask as save_mask
+    from .image.automatic import OUTPUT_MODES as OUTPUT_MODES
+    from .image.automatic import MaskGenerator as MaskGenerator
+    from .image.automatic import masks_from_records as masks_from_records
+    from .image.interactive import ClickSession as ClickSession
+    from .image.predictor import Sam2Predictor as Sam2Predictor
+    from .image.predictor import segment as segment
+    from .inputs import load_image as load_image
+    from .results import FrameMasks as FrameMasks
+    from .results import Masks as Masks
+    from .results import Prediction as Prediction
+    from .video.tracker import StreamingSession as StreamingSession
+    from .video.tracker import TrackingSession as TrackingSession
+    from .video.tracker import VideoTracker as VideoTracker
+    from .video.tracker import track_video as track_video

@@ -9,10 +9,43 @@ import pytest
 
 import sam2_hf
 
+PUBLIC = [name for name in dir(sam2_hf) if not name.startswith("_")]
+
 
 def test_every_public_name_resolves() -> None:
-    for name in sam2_hf.__all__:
+    assert {"Sam2Predictor", "MaskGenerator", "VideoTracker", "segment", "Masks"} <= set(PUBLIC)
+    for name in PUBLIC:
         assert getattr(sam2_hf, name) is not None, name
+
+
+def test_dir_lists_the_public_names_not_the_modules_own_imports() -> None:
+    assert not {"sys", "importlib", "ModuleType", "TYPE_CHECKING", "Any"} & set(dir(sam2_hf))
+
+
+def test_help_is_short_and_names_the_main_classes() -> None:
+    """``help(sam2_hf)`` is the package's summary, not every class's documentation."""
+    import pydoc
+
+    text = pydoc.render_doc(sam2_hf, renderer=pydoc.plaintext)
+    assert len(text.splitlines()) < 80
+    for name in ("Sam2Predictor", "MaskGenerator", "VideoTracker", "Masks", "save_mask"):
+        assert name in text, name
+
+
+def test_type_checkers_see_every_public_name() -> None:
+    """The ``if TYPE_CHECKING`` imports name every lazily resolved name, as ``X as X``."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(sam2_hf))
+    exported = {
+        alias.asname
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.asname == alias.name
+    }
+    assert exported == set(PUBLIC) - {"__version__"}
 
 
 def test_unknown_name_is_an_attribute_error() -> None:

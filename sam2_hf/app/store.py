@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from ..formats.coco import from_coco_rle, to_coco_rle
 
 FILE_NAME = "sam2-hf-annotations.json"
+"""The annotation file the app saves as it goes, in the image folder's output folder."""
 FORMAT = "sam2-hf-app"
 VERSION = 1
 # Another process holds the lock for one merge-and-write (milliseconds); waiting longer than

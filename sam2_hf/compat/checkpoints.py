@@ -512,7 +512,8 @@ def load_checkpoint(
         config: Meta's config name (``"sam2.1_hiera_s"``, ``"configs/sam2.1/sam2.1_hiera_s.yaml"``)
             or YAML file; None picks the released config with the checkpoint's shapes.
         task: ``"image"`` or ``"video"``.
-        device, dtype: as ``sam2_hf.load_model``'s.
+        device: as ``sam2_hf.load_model``'s (None: cuda, then mps, then cpu).
+        dtype: as ``sam2_hf.load_model``'s (None: bf16 on Ampere-or-newer GPUs, else fp32).
 
     The model is built as the original's ``build_sam2`` / ``build_sam2_video_predictor``
     build it by default (``apply_postprocessing=True``).

@@ -211,10 +211,12 @@ class ImageEngine:
 
     @property
     def device(self) -> torch.device:
+        """Where the model runs."""
         return self.loaded.device
 
     @property
     def dtype(self) -> torch.dtype:
+        """The autocast precision (the weights stay float32)."""
         return self.loaded.dtype
 
     @property

@@ -124,22 +124,28 @@ class Sam2Predictor:
 
     @property
     def device(self) -> torch.device:
+        """Where the model runs (``cuda``, ``mps`` or ``cpu``); results are always CPU numpy."""
         return self.engine.device
 
     @property
     def dtype(self) -> torch.dtype:
+        """The autocast precision: ``torch.float32``, ``bfloat16`` or ``float16`` (the weights
+        stay float32)."""
         return self.engine.dtype
 
     @property
     def mask_threshold(self) -> float:
+        """Logits above it are foreground in the returned bool masks (default 0.0)."""
         return self.engine.mask_threshold
 
     @property
     def max_hole_area(self) -> int:
+        """Background regions of at most this many low-res (256x256) pixels are filled; 0: off."""
         return self.engine.max_hole_area
 
     @property
     def max_sprinkle_area(self) -> int:
+        """Foreground specks of at most this many low-res pixels are removed; 0: off."""
         return self.engine.max_sprinkle_area
 
     # ------------------------------------------------------------------ images
@@ -322,8 +328,16 @@ class Sam2Predictor:
                 to each image's width and height.
 
         Returns:
-            One ``Masks`` per image, objects in the order given. The current image set with
-            ``set_image`` is kept.
+            One ``Masks`` per image, objects in the order given: ``masks`` (N_i, H_i, W_i) bool
+            at that image's size, ``scores`` (N_i,) float32 predicted IoU, ``logits``
+            (N_i, 256, 256) float32 low-res logits, ``boxes`` (N_i, 4) float32 (x0, y0, x1, y1)
+            prompt boxes as clipped to the image. The current image set with ``set_image`` is
+            kept.
+
+        Raises:
+            TypeError: ``images`` is a single image rather than a list.
+            ValueError: no prompts at all, a per-image list of another length than
+                ``images``, or a malformed prompt (the message names e.g. ``boxes[1]``).
 
         Example:
             >>> boxes = [[(10, 10, 50, 60), (70, 20, 99, 90)], []]
@@ -501,6 +515,32 @@ def segment(
     multimask_output: bool | None = None,
 ) -> Prediction:
     """One call from image and prompt to masks; the model is loaded once and kept.
+
+    The predictors of the last two (model, device, dtype) combinations are kept, so calling
+    this in a loop encodes each image but loads the model once.
+
+    Args:
+        image: a path, http(s) URL, PIL image, or (H, W), (H, W, 3) or (H, W, 4) numpy array
+            (uint8, uint16, or float in [0, 1]).
+        point_coords: (K, 2) clicks (x, y) in pixels of the original image, or (N, K, 2) for N
+            objects.
+        point_labels: (K,) or (N, K): 1 foreground, 0 background. Default: all 1.
+        box: (4,) box (x0, y0, x1, y1) in pixels, or (N, 4) for N objects.
+        model: short name (``"tiny"`` ... ``"large"``), hub id or local folder.
+        device: ``"cuda"``, ``"cpu"``, ... (``None``: cuda, then mps, then cpu).
+        dtype: ``"bf16"``, ``"fp16"``, ``"fp32"`` (``None``: bf16 on Ampere-or-newer CUDA
+            GPUs, float32 elsewhere).
+        multimask_output: three candidates instead of one. Default: True for clicks alone,
+            False when a box is given.
+
+    Returns:
+        A ``Prediction``, as ``Sam2Predictor.predict``: ``masks`` (3, H, W) bool (1 with
+        ``multimask_output=False``; a leading N axis for N objects), ``scores`` float32 sorted
+        best first, ``logits`` (..., 256, 256) float32, ``best`` the (H, W) top mask.
+
+    Raises:
+        ValueError, TypeError: no prompt, or a malformed image or prompt.
+        sam2_hf.ModelNotAvailableError: the model is neither cached nor downloadable.
 
     Example:
         >>> import sam2_hf  # doctest: +SKIP

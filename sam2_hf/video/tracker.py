@@ -461,7 +461,18 @@ class TrackingSession(_Session):
 
         Yields:
             ``FrameMasks`` in processing order: ascending frames forward, descending in
-            reverse; with ``both_directions`` the forward frames come first.
+            reverse; with ``both_directions`` the forward frames come first. Each holds, per
+            object id, ``masks[obj_id]`` an (H, W) bool mask at the video's original size,
+            ``present[obj_id]`` and ``scores[obj_id]`` (the float object score logit).
+
+        Nothing runs until the iterator is consumed (``for``, ``list(...)``): a bare
+        ``session.propagate(...)`` call tracks nothing.
+
+        Example:
+            >>> session.add(frame_idx=40, obj_id=1, points=[(220, 340)])  # doctest: +SKIP
+            >>> backwards = list(session.propagate(start=40, reverse=True))  # doctest: +SKIP
+            >>> [r.frame_idx for r in backwards][:3], backwards[0].masks[1].shape  # doctest: +SKIP
+            ([40, 39, 38], (480, 640))
 
         Raises:
             TypeError: ``start`` or ``max_frames`` is not an int.
@@ -653,15 +664,32 @@ def track_video(
             accepted for ``"frame_idx"``).
         output_dir: write one label PNG per frame there (``00000.png``: pixel = object id).
         overlay_path: write the frames with the masks tinted on them (``.mp4`` or ``.gif``).
-        model, device, dtype: as for ``VideoTracker.from_pretrained``.
+        model: short name (``"tiny"`` ... ``"large"``), hub id or local folder.
+        device: as for ``VideoTracker.from_pretrained`` (``None``: cuda, then mps, then cpu).
+        dtype: as for ``VideoTracker.from_pretrained`` (``None``: automatic).
         fill_hole_area: see ``VideoTracker``.
         fps: frame rate of the overlay.
         progress: progress bars: True, False, or None = when there are enough frames
             (see ``VideoTracker``).
 
     Returns:
-        ``FrameMasks`` for every frame, sorted by frame index. Tracking runs forward from the
-        earliest prompted frame and backward from it, so every frame gets masks.
+        ``FrameMasks`` for every frame, sorted by frame index: ``masks[obj_id]`` (H, W) bool at
+        the video's size, ``present[obj_id]``, ``scores[obj_id]``. Tracking runs forward from
+        the earliest prompted frame and backward from it, so every frame gets masks.
+
+    Raises:
+        ValueError: no prompts, or a prompt the session rejects (frame out of range, a
+            malformed point or box).
+        TypeError: a prompt that is not a mapping.
+
+    Example:
+        >>> results = track_video(  # doctest: +SKIP
+        ...     "clip.mp4",
+        ...     [{"frame_idx": 0, "obj_id": 1, "points": [(210, 350)]}],
+        ...     output_dir="out/",
+        ... )
+        >>> results[0].masks[1].shape  # doctest: +SKIP
+        (480, 640)
     """
     prompts = list(prompts)
     if not prompts:
