@@ -79,8 +79,8 @@ def run(
     report = json.loads((out / "report.json").read_text())
     assert report["done"] == report["images"], report
     # The job's own rate (from its summary line) leaves out interpreter start and model loading.
-    job_rate = float(re.findall(r"\(([\d.]+) images/s\)", finished.stdout)[-1])
-    return job_rate, report["done"] / seconds
+    segmented, job_seconds = re.findall(r"(\d+) segmented.* in ([\d.]+) s \(", finished.stdout)[-1]
+    return int(segmented) / float(job_seconds), report["done"] / seconds
 
 
 def main() -> None:

@@ -58,12 +58,6 @@ def _helper_module(path: Path) -> ModuleType:
     return sys.modules[name]
 
 
-# The tiny detectors of the jobs tests, as fixtures of this module too.
-_jobs = _helper_module(TESTS / "jobs" / "test_jobs.py")
-detr_checkpoint = _jobs.detr_checkpoint
-owlv2_checkpoint = _jobs.owlv2_checkpoint
-
-
 # ------------------------------------------------------------------------ reading the README
 
 
