@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..engine.image import image_embeddings
 from .losses import LOSS_NAMES, LossWeights, prediction_losses, weighted_total
 from .prompts import error_clicks
 
@@ -23,27 +24,6 @@ IMAGE_ENCODER_MODES = ("frozen", "full", "lora")
 _LOGIT_CLAMP = 32.0
 # Hiera's attention projections, the usual LoRA targets in a ViT.
 _LORA_TARGETS = r".*vision_encoder\.backbone\.blocks\.\d+\.attn\.(qkv|proj)"
-
-
-def image_embeddings(model: Any, pixel_values: torch.Tensor) -> list[torch.Tensor]:
-    """The image features the mask decoder reads, as ``Sam2Model.get_image_embeddings`` makes
-    them, but with gradients when the caller wants them (that method is ``no_grad``).
-
-    Args:
-        model: a transformers ``Sam2Model``.
-        pixel_values: (B, 3, S, S) float from the processor.
-
-    Returns:
-        Per feature level, high-resolution first, (B, C_l, H_l, W_l) tensors.
-    """
-    batch = pixel_values.shape[0]
-    features = model.get_image_features(pixel_values, return_dict=True).fpn_hidden_states
-    features = list(features)
-    features[-1] = features[-1] + model.no_memory_embedding
-    return [
-        level.permute(1, 2, 0).view(batch, -1, *size)
-        for level, size in zip(features, model.backbone_feature_sizes, strict=True)
-    ]
 
 
 def add_lora(model: nn.Module, rank: int) -> Any:
