@@ -48,6 +48,11 @@ class Family:
     needs: tuple[str, str] | None = None
 
     @property
+    def video_session(self) -> str:
+        """The inference session class of its video model (``"Sam2VideoInferenceSession"``)."""
+        return self.video_model.removesuffix("Model") + "InferenceSession"
+
+    @property
     def model_types(self) -> tuple[str, ...]:
         """Every ``model_type`` of this family, image-only first."""
         return self.image_only_types + self.video_types

@@ -201,6 +201,7 @@ class VideoTracker:
             device=self.device,
             state_device=cpu if self.offload_state_to_cpu else self.device,
             storage_device=cpu if self.offload_frames_to_cpu else self.device,
+            model=self.model,
         )
 
     def _postprocess(self, logits: torch.Tensor) -> torch.Tensor:
