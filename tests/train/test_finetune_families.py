@@ -53,3 +53,21 @@ def test_short_run_saves_a_checkpoint_every_class_loads(request, tmp_path, shape
     session = tracker.open([image, image])
     session.add(frame_idx=0, obj_id=1, box=(5, 5, 40, 40))
     assert len(list(session.propagate())) == 2
+
+
+def test_lora_on_sam3s_vit_and_a_clear_error_for_edgetams_repvit(
+    tmp_path, shapes, sam3_checkpoint, edgetam_checkpoint
+):
+    base = load_model(sam3_checkpoint, device="cpu").model.state_dict()
+    finetune(
+        shapes, tmp_path / "sam3", model=sam3_checkpoint, epochs=1, batch_size=4,
+        image_encoder="lora", lora_rank=2, val_fraction=0.25, seed=0, cpu=True, progress=False,
+    )  # fmt: skip
+    tuned = load_model(tmp_path / "sam3", device="cpu").model.state_dict()
+    changed = {key for key in base if not torch.equal(base[key], tuned[key])}
+    assert any(".attention." in key for key in changed)  # the merged adapters
+    with pytest.raises(ValueError, match=r"EdgeTAM's image encoder has none .*image_encoder="):
+        finetune(
+            shapes, tmp_path / "edgetam", model=edgetam_checkpoint, epochs=1,
+            image_encoder="lora", cpu=True, progress=False,
+        )  # fmt: skip
