@@ -117,9 +117,14 @@ class Decoded(NamedTuple):
 class ImageEngine:
     """One SAM 2 image model with its processor: encode, decode, post-process.
 
+    Serves every family (``Sam2Model``, ``EdgeTamModel``, ``Sam3TrackerModel``): they share
+    ``Sam2Model``'s interface; ``image_embeddings`` evens out where transformers' SAM 3 tracker
+    image model differs, and the fast decoder serves the families of
+    ``fast_decode.FAST_DECODE_FAMILIES``.
+
     Attributes:
         model: the transformers model (``Sam2Model``, or another family with its interface).
-        processor: its ``Sam2Processor``.
+        processor: its ``Sam2Processor`` (``Sam3TrackerProcessor`` for SAM 3).
         device: where the model runs.
         dtype: the compute dtype (float32, or bfloat16 / float16 under autocast).
         mask_threshold: logits above it are foreground.
