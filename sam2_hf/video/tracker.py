@@ -20,8 +20,9 @@ Per family, the rules follow that family's reference predictor:
 - SAM 3 tracker (facebookresearch/sam3, ``Sam3TrackerPredictor``): a correction click does
   not feed the previous mask back (its ``iter_use_prev_mask_pred`` is False). Not replicated:
   its multi-object memory re-encoding with overlaps removed, its non-overlapping output
-  masks, its cap of 16 clicks per prompt (the first 8 and the last 8), its bfloat16 autocast
-  (here ``dtype`` decides), and its hole filling at the video's resolution.
+  masks, its cap of 16 clicks per prompt (the first 8 and the last 8), and its bfloat16
+  autocast (here ``dtype`` decides). Its hole filling (``fill_hole_area``, 0 by default
+  there) works at the video's resolution; ``fill_hole_area`` here fills the low-res masks.
 """
 
 from __future__ import annotations
