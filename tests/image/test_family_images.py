@@ -164,3 +164,15 @@ def test_mask_generator_loads_each_family_by_folder(edgetam_checkpoint, sam3_che
     for folder, name in ((edgetam_checkpoint, "edgetam"), (sam3_checkpoint, "sam3")):
         generator = MaskGenerator.from_pretrained(folder, device="cpu", points_per_side=2)
         assert type(generator.predictor.model).__name__ == FAMILY_CLASSES[name]
+
+
+def test_predictor_loads_each_family_by_short_name_and_hub_id(families_hub_cache, image_hw):
+    for name, hub_id in (("edgetam", "yonigozlan/EdgeTAM-hf"), ("sam3", "facebook/sam3")):
+        by_name = Sam2Predictor.from_pretrained(name, device="cpu", cache_dir=families_hub_cache)
+        by_id = Sam2Predictor.from_pretrained(hub_id, device="cpu", cache_dir=families_hub_cache)
+        assert type(by_name.model).__name__ == type(by_id.model).__name__ == FAMILY_CLASSES[name]
+        for predictor in (by_name, by_id):
+            predictor.set_image(image_hw)
+        first = by_name.predict(point_coords=[(40, 12)])
+        second = by_id.predict(point_coords=[(40, 12)])
+        np.testing.assert_array_equal(first.masks, second.masks)
