@@ -176,3 +176,26 @@ def test_predictor_loads_each_family_by_short_name_and_hub_id(families_hub_cache
         first = by_name.predict(point_coords=[(40, 12)])
         second = by_id.predict(point_coords=[(40, 12)])
         np.testing.assert_array_equal(first.masks, second.masks)
+
+
+def test_fast_decoding_gives_the_plain_model_calls_records(family_predictor, image_hw, monkeypatch):
+    """The generator's fast decoder on each family gives what ``model(...)`` gives."""
+    from sam2_hf.engine import fast_decode
+
+    assert fast_decode.supports_fast_decode(family_predictor.model)
+    generator = MaskGenerator(
+        family_predictor,
+        points_per_side=4,
+        points_per_batch=6,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+    )
+    fast = generator.generate(image_hw)
+    monkeypatch.setattr(fast_decode, "supports_fast_decode", lambda model: False)
+    plain = generator.generate(image_hw)
+    assert len(fast) == len(plain) > 0
+    for ours, theirs in zip(fast, plain, strict=True):
+        np.testing.assert_array_equal(ours["segmentation"], theirs["segmentation"])
+        assert {k: v for k, v in ours.items() if k != "segmentation"} == {
+            k: v for k, v in theirs.items() if k != "segmentation"
+        }
