@@ -239,6 +239,7 @@ def save_edgetam_checkpoint(folder: Path) -> None:
     model = EdgeTamVideoModel(tiny_edgetam_video_config()).eval()
     with torch.no_grad():
         model.mask_decoder.pred_obj_score_head.proj_out.bias += 3.0
+        model.no_memory_embedding.normal_(std=0.5)  # zeros by default: make it count
     model.save_pretrained(folder)
     tiny_image_processor().save_pretrained(folder)
     Sam2VideoVideoProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}).save_pretrained(
@@ -334,6 +335,8 @@ def save_sam3_checkpoint(folder: Path) -> None:
     model = Sam3VideoModel(config).eval()
     with torch.no_grad():
         model.tracker_model.mask_decoder.pred_obj_score_head.proj_out.bias += 3.0
+        # transformers initialises it to zeros, which would hide where it is added.
+        model.tracker_model.no_memory_embedding.normal_(std=0.5)
     config.architectures = ["Sam3VideoModel"]
     config.save_pretrained(folder)
     # Cloned: save_file refuses tensors that share storage.

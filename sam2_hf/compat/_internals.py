@@ -24,13 +24,18 @@ from typing import Any
 
 import torch
 from numpy.typing import NDArray
-from transformers import Sam2Config, Sam2Model, Sam2VideoInferenceSession, Sam2VideoModel
+from transformers import Sam2VideoInferenceSession
 
 from ..engine import video_contract
-from ..engine.loading import LoadedModel
+from ..engine.loading import LoadedModel, _model_class_for
+from ..engine.registry import Family
 from ..image.predictor import Sam2Predictor
 from ..video.tracker import TrackingSession
-from .checkpoints import image_config, make_processor
+from .checkpoints import make_processor
+
+#: Families the original sam2 API serves: SAM 2 and EdgeTAM, whose reference code is a fork of
+#: sam2's (its predictors and builders) and whose hub checkpoints use SAM 2's processors.
+COMPAT_FAMILIES = ("sam2", "edgetam")
 
 
 def encode(predictor: Sam2Predictor, images: Sequence[NDArray[Any]]) -> list[torch.Tensor]:
@@ -74,19 +79,43 @@ def conditioning_frames(session: TrackingSession, obj_id: int) -> set[int]:
     return video_contract.conditioning_frames(session_state(session), obj_id)
 
 
+def compat_family(model: Any) -> Family | None:
+    """The family of ``model`` if the original API serves it (None: not a known family).
+
+    Raises:
+        ValueError: a SAM 3 tracker model: the original sam2 package has no SAM 3, so there
+            is no original behaviour to reproduce; the message names sam2-hf's own classes.
+    """
+    family = video_contract.model_family(model)
+    if family is not None and family.name not in COMPAT_FAMILIES:
+        raise ValueError(
+            f"{type(model).__name__} is a {family.title} model: sam2_hf.compat reproduces the "
+            "original sam2 package's API, which has no SAM 3 (it serves SAM 2 / SAM 2.1 and "
+            "EdgeTAM). Use sam2-hf's own classes for it: sam2_hf.Sam2Predictor, MaskGenerator "
+            "or VideoTracker .from_pretrained('sam3')."
+        )
+    return family
+
+
+def _is_video_model(model: Any) -> bool:
+    family = compat_family(model)
+    return family is not None and isinstance(model, video_contract.family_classes(family)[0])
+
+
 def image_model_of(model: torch.nn.Module) -> torch.nn.Module:
-    """The image model (``Sam2Model``) of a video model, sharing its tensors (nothing copied)."""
-    if not isinstance(model, Sam2VideoModel):
+    """The image model (``Sam2Model``, ``EdgeTamModel``) of a video model, sharing its tensors
+    (nothing copied)."""
+    if not _is_video_model(model):
         return model
-    config: Sam2Config = image_config(model.config)
+    model_cls, config = _model_class_for(model.config, "image")  # type: ignore[arg-type]
     with torch.device("meta"):
-        image = Sam2Model(config)
+        image = model_cls(config)
     wanted = image.state_dict()
     shared = {key: value for key, value in model.state_dict().items() if key in wanted}
     image.load_state_dict(shared, assign=True, strict=True)
     if any(t.is_meta for t in [*image.parameters(), *image.buffers()]):
         # A buffer outside the state dict stayed unbuilt: build the model for real.
-        image = Sam2Model(config)
+        image = model_cls(config)
         image.load_state_dict(shared, strict=True)
     image.train(model.training)
     return image
@@ -97,7 +126,8 @@ def loaded_from(model: Any, task: str) -> LoadedModel:
     (a transformers ``Sam2Model``), a ``Sam2VideoModel``, a ``LoadedModel``, or a predictor
     holding one of these in ``.model``."""
     if isinstance(model, LoadedModel):
-        if task == "image" and isinstance(model.model, Sam2VideoModel):
+        compat_family(model.model)
+        if task == "image" and _is_video_model(model.model):
             return LoadedModel(
                 image_model_of(model.model),
                 make_processor(_image_size(model.model), "image"),
@@ -116,7 +146,7 @@ def loaded_from(model: Any, task: str) -> LoadedModel:
         )
     if task == "image":
         model = image_model_of(model)
-    elif not isinstance(model, Sam2VideoModel):
+    elif not _is_video_model(model):
         raise TypeError(
             "video tracking needs a video model (from build_sam2_video_predictor), got "
             f"{type(model).__name__}"

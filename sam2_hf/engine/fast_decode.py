@@ -18,33 +18,59 @@ that changes the decoder fails there instead of changing masks.
 
 from __future__ import annotations
 
-from typing import cast
+import sys
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
+import transformers
 from torch import nn
 from transformers import Sam2Model
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.models.sam2.modeling_sam2 import (
     Sam2Attention,
-    Sam2MaskDecoder,
     Sam2TwoWayAttentionBlock,
     Sam2TwoWayTransformer,
     eager_attention_forward,
 )
 
+from .registry import FAMILIES, family_for_model_type
+
+#: Families whose image model's decoder the fast path reproduces bit for bit, each proven by
+#: ``tests/engine/test_fast_decode.py`` with ``torch.equal`` (transformers 5.24 generates
+#: EdgeTAM's and SAM 3 tracker's decoders from SAM 2's, module for module). A family left out
+#: is decoded with ``model(...)``.
+FAST_DECODE_FAMILIES = frozenset({"sam2", "edgetam", "sam3_tracker"})
+
 
 def supports_fast_decode(model: nn.Module) -> bool:
-    """Whether ``decode_clicks`` can take the fast path: exactly transformers' SAM 2 decoder.
-
-    Subclasses and other architectures (EdgeTAM) may compute differently and use ``model(...)``.
+    """Whether ``decode_clicks`` can take the fast path: exactly transformers' decoder of a
+    family in ``FAST_DECODE_FAMILIES`` (its own image model, mask decoder, two-way transformer
+    and blocks; no subclass, which may compute differently). Others use ``model(...)``.
     """
-    if type(model) is not Sam2Model or type(model.mask_decoder) is not Sam2MaskDecoder:
+    family = family_for_model_type(getattr(getattr(model, "config", None), "model_type", None))
+    if family is None or family.name not in FAST_DECODE_FAMILIES:
         return False
-    transformer = model.mask_decoder.transformer
-    return type(transformer) is Sam2TwoWayTransformer and all(
-        type(layer) is Sam2TwoWayAttentionBlock for layer in transformer.layers
+    if type(model) is not getattr(transformers, family.image_model, None):
+        return False
+    prefix = family.image_model.removesuffix("Model")  # "Sam2", "EdgeTam", "Sam3Tracker"
+    module = sys.modules[type(model).__module__]
+
+    def exactly(value: Any, name: str) -> bool:
+        return type(value) is getattr(module, prefix + name, None)
+
+    decoder: Any = getattr(model, "mask_decoder", None)
+    if not exactly(decoder, "MaskDecoder"):
+        return False
+    transformer = decoder.transformer
+    return exactly(transformer, "TwoWayTransformer") and all(
+        exactly(layer, "TwoWayAttentionBlock") for layer in transformer.layers
     )
+
+
+def fast_decode_families() -> tuple[str, ...]:
+    """The ``Family.name`` of every family the fast path serves, in registry order."""
+    return tuple(name for name in FAMILIES if name in FAST_DECODE_FAMILIES)
 
 
 def decode_clicks(
@@ -58,7 +84,7 @@ def decode_clicks(
 
     The same results as ``model(image_embeddings=image_embeddings, input_points=points[None, :,
     None], input_labels=labels[None, :, None], multimask_output=multimask_output)``, faster;
-    models other than a plain ``Sam2Model`` are called that way.
+    models ``supports_fast_decode`` refuses are called that way.
 
     Args:
         image_embeddings: the image's feature levels from ``get_image_embeddings``, batch of one,
@@ -97,7 +123,7 @@ def decode_prompts(
     labels (1, N, K), boxes (1, N, 4), one mask (1, 1, h, w)) and returns what
     ``model(image_embeddings=..., **prompts, multimask_output=...)`` returns as ``pred_masks[0]``
     (N, C, h, w), ``iou_scores[0]`` (N, C) and ``object_score_logits[0]`` (N, 1), bit for bit.
-    Models other than a plain ``Sam2Model`` are called that way.
+    Models ``supports_fast_decode`` refuses are called that way.
     """
     prompts = {
         "input_points": input_points,
@@ -109,7 +135,8 @@ def decode_prompts(
         out = model(image_embeddings=image_embeddings, multimask_output=multimask_output, **prompts)
         return out.pred_masks[0], out.iou_scores[0], out.object_score_logits[0]
 
-    sam2 = cast(Sam2Model, model)  # supports_fast_decode checked the type
+    # supports_fast_decode checked the type: Sam2Model or a family's exact copy of it.
+    sam2 = cast(Sam2Model, model)
     decoder = sam2.mask_decoder
     image_pe = sam2.get_image_wide_positional_embeddings()
     sparse, dense = sam2.prompt_encoder(**_prompt_defaults(sam2, image_embeddings, **prompts))

@@ -117,9 +117,14 @@ class Decoded(NamedTuple):
 class ImageEngine:
     """One SAM 2 image model with its processor: encode, decode, post-process.
 
+    Serves every family (``Sam2Model``, ``EdgeTamModel``, ``Sam3TrackerModel``): they share
+    ``Sam2Model``'s interface; ``image_embeddings`` evens out where transformers' SAM 3 tracker
+    image model differs, and the fast decoder serves the families of
+    ``fast_decode.FAST_DECODE_FAMILIES``.
+
     Attributes:
         model: the transformers model (``Sam2Model``, or another family with its interface).
-        processor: its ``Sam2Processor``.
+        processor: its ``Sam2Processor`` (``Sam3TrackerProcessor`` for SAM 3).
         device: where the model runs.
         dtype: the compute dtype (float32, or bfloat16 / float16 under autocast).
         mask_threshold: logits above it are foreground.
@@ -276,7 +281,7 @@ class ImageEngine:
                 f"got {tuple(pixel_values.shape)}"
             )
         with _grad_mode(grad, inference=False), autocast(self.device, self.dtype):
-            features = self.model.get_image_embeddings(pixel_values.to(self.device))
+            features = image_embeddings(self.model, pixel_values.to(self.device))
         return ImageEmbedding(tuple(features), tuple((int(h), int(w)) for h, w in sizes))
 
     def encode(self, images: Sequence[ImageInput], *, grad: bool = False) -> ImageEmbedding:
@@ -547,6 +552,42 @@ class ImageEngine:
                 masks = masks > self.mask_threshold
             clamped = clamp_logits(low_res)
             return masks.cpu().numpy(), clamped.cpu().numpy()
+
+
+def image_embeddings(model: Any, pixel_values: torch.Tensor) -> list[torch.Tensor]:
+    """The image features the mask decoder reads, for every family, with gradients if enabled.
+
+    What ``Sam2Model.get_image_embeddings`` computes (that method is ``no_grad``): the vision
+    encoder's FPN levels, the first two projected for the decoder, and the learned "no memory"
+    embedding added to the lowest-resolution level the decoder reads.
+
+    SAM 3's vision encoder makes one FPN level more than the tracker reads (scales 4, 2, 1 and
+    0.5 of its 1008 / 14 grid). transformers' ``Sam3TrackerModel.get_image_embeddings`` and its
+    ``forward`` (5.24) add the no-memory embedding to that extra 0.5 level and then drop it, so
+    the level the decoder reads never gets it; ``Sam3TrackerVideoModel`` drops the extra level
+    first, as SAM 3's reference does. Keeping only the levels of ``backbone_feature_sizes``
+    before adding does the same here, and changes nothing for SAM 2 and EdgeTAM (three levels).
+    ``tests/engine/test_image_engine_families.py`` fails once transformers fixes its
+    image model, so that this note and the test can go.
+
+    Args:
+        model: an image model of any family (``Sam2Model``, ``EdgeTamModel``,
+            ``Sam3TrackerModel``).
+        pixel_values: (B, 3, S, S) float from the processor.
+
+    Returns:
+        Per feature level, high-resolution first, (B, C_l, H_l, W_l) tensors, e.g.
+        (B, 32, 256, 256), (B, 64, 128, 128), (B, 256, 64, 64) for the released SAM 2 models.
+    """
+    batch = pixel_values.shape[0]
+    sizes = model.backbone_feature_sizes
+    features = model.get_image_features(pixel_values, return_dict=True).fpn_hidden_states
+    features = list(features)[: len(sizes)]
+    features[-1] = features[-1] + model.no_memory_embedding
+    return [
+        level.permute(1, 2, 0).view(batch, -1, *size)
+        for level, size in zip(features, sizes, strict=True)
+    ]
 
 
 def clamp_logits(logits: torch.Tensor) -> torch.Tensor:

@@ -48,6 +48,11 @@ class Family:
     needs: tuple[str, str] | None = None
 
     @property
+    def video_session(self) -> str:
+        """The inference session class of its video model (``"Sam2VideoInferenceSession"``)."""
+        return self.video_model.removesuffix("Model") + "InferenceSession"
+
+    @property
     def model_types(self) -> tuple[str, ...]:
         """Every ``model_type`` of this family, image-only first."""
         return self.image_only_types + self.video_types
@@ -177,8 +182,8 @@ MODELS: dict[str, ModelInfo] = {
         # EdgeTAM: the hub id transformers' own EdgeTAM integration tests and config docstrings
         # load (tests/models/edgetam_video, configuration_edgetam.py). 150.9 fps: the A100
         # column ("obtained with torch compile") of the VOS table in the facebookresearch/EdgeTAM
-        # README, measured like SAM 2.1's figures; the README also gives 16 fps on an iPhone 15
-        # Pro Max. Its parameter count is not published there.
+        # README (arXiv:2501.07256), measured like SAM 2.1's figures; the same table gives
+        # 15.7 fps on an iPhone 15 Pro Max. Its parameter count is not published there.
         ModelInfo("edgetam", "yonigozlan/EdgeTAM-hf", "edgetam", None, 150.9),
         # SAM 3: the hub id of transformers' Sam3Tracker / Sam3TrackerVideo docs
         # (docs/source/en/model_doc/sam3_tracker*.md). 848M parameters is the whole SAM 3 model

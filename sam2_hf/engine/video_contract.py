@@ -27,6 +27,15 @@ Private names used (transformers 5.24):
   test. Attributes: ``image_size``, ``hidden_dim``, ``backbone_feature_sizes``,
   ``mask_downsample``, ``no_object_pointer``, ``prompt_encoder.mask_input_size``.
 
+The same names exist, with the same meaning, in the video classes of the other families
+(``EdgeTamVideoModel`` / ``EdgeTamVideoInferenceSession``, ``Sam3TrackerVideoModel`` /
+``Sam3TrackerVideoInferenceSession``); ``family_classes`` names a model's pair. Where they
+differ, ``FamilyVideo`` says how (EdgeTAM's ``_run_single_frame_inference`` takes
+``run_mem_encoder`` and encodes the memory itself).
+
+The original's rules apply per family only where that family's reference predictor has them
+(``FamilyVideo.feeds_previous_logits``; see ``prompt_step``).
+
 The user's model object is never altered: the rules are functions that take it.
 """
 
@@ -34,6 +43,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -41,6 +51,7 @@ import torch.nn.functional as F
 import transformers
 from transformers import Sam2VideoInferenceSession, Sam2VideoModel
 
+from .registry import FAMILIES, MODELS, Family, family_for_model_type
 from .versions import SUPPORTED_TRANSFORMERS
 
 SESSION_ATTRIBUTES = (
@@ -118,6 +129,54 @@ Output = dict[str, Any]
 Postprocess = Callable[[torch.Tensor], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class FamilyVideo:
+    """How a family's transformers video model and reference predictor differ from SAM 2.1's.
+
+    Attributes:
+        feeds_previous_logits: rule 1 of ``prompt_step``: a click on a frame that already has
+            an output feeds the previous logits back. SAM 2.1 and EdgeTAM (a fork of SAM 2's
+            code) do; SAM 3's reference tracker does not (``iter_use_prev_mask_pred = False``
+            in facebookresearch/sam3, ``sam3/model/sam3_tracking_predictor.py``).
+        step_encodes_memory: ``_run_single_frame_inference`` takes ``run_mem_encoder`` and
+            returns the memory (EdgeTAM) instead of ``high_res_masks`` for a batched encoder.
+        mask_score_unsqueezed: ``_use_mask_as_output`` returns (B, 1, 1) object score logits
+            (SAM 2, SAM 3) rather than (B, 1) (EdgeTAM).
+    """
+
+    feeds_previous_logits: bool = True
+    step_encodes_memory: bool = False
+    mask_score_unsqueezed: bool = True
+
+
+FAMILY_VIDEO: dict[str, FamilyVideo] = {
+    "sam2": FamilyVideo(),
+    "edgetam": FamilyVideo(step_encodes_memory=True, mask_score_unsqueezed=False),
+    "sam3_tracker": FamilyVideo(feeds_previous_logits=False),
+}
+
+
+def family_classes(family: Family) -> tuple[type, type]:
+    """(video model class, inference session class) of a family in the installed transformers."""
+    return getattr(transformers, family.video_model), getattr(transformers, family.video_session)
+
+
+def model_family(model: Any) -> Family | None:
+    """The family of a loaded model, from its configuration's ``model_type`` (None: unknown)."""
+    return family_for_model_type(getattr(getattr(model, "config", None), "model_type", None))
+
+
+def is_edgetam(model: Any) -> bool:
+    """Whether ``model`` is an EdgeTAM model (image or video)."""
+    family = model_family(model)
+    return family is not None and family.name == "edgetam"
+
+
+def _video_rules(model: Any) -> FamilyVideo:
+    family = model_family(model)
+    return FAMILY_VIDEO[family.name if family is not None else "sam2"]
+
+
 class UnsupportedTransformersError(RuntimeError):
     """The installed transformers moved an internal that sam2-hf's video tracking uses."""
 
@@ -135,31 +194,42 @@ def changed(what: str) -> UnsupportedTransformersError:
 # ------------------------------------------------------------------ checks
 
 
-def contract_problems(model: Any = None) -> list[str]:
+def contract_problems(model: Any = None, family: Family | None = None) -> list[str]:
     """What the installed transformers lacks of the names listed above ([] = nothing).
 
     Args:
-        model: a loaded ``Sam2VideoModel`` to check its attributes too; None checks the
-            classes only.
+        model: a loaded video model to check its attributes too; None checks the classes only.
+        family: the family whose classes to check; default: ``model``'s, else SAM 2's.
     """
+    if family is None:
+        family = (model_family(model) if model is not None else None) or FAMILIES["sam2"]
+    try:
+        model_cls, session_cls = family_classes(family)
+    except AttributeError as error:
+        return [f"transformers has no {family.title} video classes ({error})"]
     problems = []
-    for name, params in MODEL_METHODS.items():
-        problems += _method_problems(Sam2VideoModel, name, params)
-    probe = Sam2VideoInferenceSession()
+    model_methods = dict(MODEL_METHODS)
+    if FAMILY_VIDEO[family.name].step_encodes_memory:
+        step = "_run_single_frame_inference"
+        model_methods[step] = (*MODEL_METHODS[step], "run_mem_encoder")
+    for name, params in model_methods.items():
+        problems += _method_problems(model_cls, name, params)
+    probe = session_cls()
+    session_name = session_cls.__name__
     for name in SESSION_ATTRIBUTES:
         if not hasattr(probe, name):
-            problems.append(f"Sam2VideoInferenceSession has no attribute {name}")
+            problems.append(f"{session_name} has no attribute {name}")
     for name, params in SESSION_METHODS.items():
-        problems += _method_problems(Sam2VideoInferenceSession, name, params)
+        problems += _method_problems(session_cls, name, params)
     if not problems:
         probe.obj_id_to_idx(0)
         kinds = probe.output_dict_per_obj.get(0, {})
         for key in (COND, TRACKED):
             if key not in kinds:
-                problems.append(f"Sam2VideoInferenceSession.output_dict_per_obj has no {key!r}")
+                problems.append(f"{session_name}.output_dict_per_obj has no {key!r}")
         for name in ("point_inputs_per_obj", "mask_inputs_per_obj", "frames_tracked_per_obj"):
             if getattr(probe, name).get(0) != {}:
-                problems.append(f"Sam2VideoInferenceSession.{name} is not a dict per object")
+                problems.append(f"{session_name}.{name} is not a dict per object")
     if model is not None:
         for name in MODEL_ATTRIBUTES:
             if not hasattr(model, name):
@@ -179,33 +249,46 @@ def _method_problems(cls: type, name: str, params: tuple[str, ...]) -> list[str]
 
 
 def check_video_model(model: object) -> Sam2VideoModel:
-    """``model``, checked to be a SAM 2 video model whose internals this module knows.
+    """``model``, checked to be a video model of a known family whose internals this module
+    knows (``Sam2VideoModel``, ``EdgeTamVideoModel``, ``Sam3TrackerVideoModel``).
+
+    Returns it typed as ``Sam2VideoModel``, whose interface the three share.
 
     Raises:
-        TypeError: not a ``Sam2VideoModel`` (an image model, an EdgeTAM video model).
+        TypeError: not a video model of a known family (an image model, say); the message
+            names the family and the checkpoint to load instead.
         UnsupportedTransformersError: the installed transformers moved an internal.
     """
-    if not isinstance(model, Sam2VideoModel):
-        model_type = getattr(getattr(model, "config", None), "model_type", None)
-        if model_type == "edgetam_video":
-            raise TypeError(
-                f"{type(model).__name__} (edgetam_video) is not supported by VideoTracker, "
-                "which runs SAM 2 / 2.1 video checkpoints (model_type sam2_video)"
-            )
+    family = model_family(model)
+    name = type(model).__name__
+    if family is None:
         raise TypeError(
-            f"{type(model).__name__} is not a SAM 2 video model; load a sam2_video "
-            "checkpoint with task='video'"
+            f"{name} is not a video model of SAM 2 / 2.1, EdgeTAM or SAM 3 (tracker); load a "
+            "video checkpoint with task='video', such as 'tiny' (facebook/sam2.1-hiera-tiny)"
         )
-    problems = contract_problems(model)
+    video_cls, _ = family_classes(family)
+    if not isinstance(model, video_cls):
+        example = MODELS[family.example]
+        raise TypeError(
+            f"{name} is a {family.title} image model; videos need the family's video model "
+            f"{family.video_model}: load a {family.title} video checkpoint with task='video', "
+            f"such as {example.name!r} ({example.hub_id})"
+        )
+    problems = contract_problems(model, family)
     if problems:
         raise changed("; ".join(problems))
-    return model
+    return model  # type: ignore[return-value]  # the families share Sam2VideoModel's interface
 
 
-def _step_output(out: Output, method: str) -> Output:
-    missing = [key for key in STEP_OUTPUT_KEYS if key not in out]
+def _step_output(out: Output, method: str, model: Any) -> Output:
+    keys = STEP_OUTPUT_KEYS
+    if _video_rules(model).step_encodes_memory:
+        keys = (*keys[:3], "maskmem_features")
+    missing = [key for key in keys if key not in out]
     if missing:
-        raise changed(f"Sam2VideoModel.{method} returned no {', '.join(map(repr, missing))}")
+        raise changed(
+            f"{type(model).__name__}.{method} returned no {', '.join(map(repr, missing))}"
+        )
     return out
 
 
@@ -219,6 +302,7 @@ def new_session(
     device: torch.device,
     state_device: torch.device,
     storage_device: torch.device,
+    model: Any = None,
 ) -> Sam2VideoInferenceSession:
     """A session over (T, 3, S, S) preprocessed frames, or an empty one to stream into.
 
@@ -227,8 +311,12 @@ def new_session(
         size: (H, W) of the original frames.
         device: where the model runs; state_device: where outputs and memories are kept;
             storage_device: where the frames are kept.
+        model: the video model the session is for; its family's session class is used
+            (default: SAM 2's).
     """
-    return Sam2VideoInferenceSession(
+    family = (model_family(model) if model is not None else None) or FAMILIES["sam2"]
+    _, session_cls = family_classes(family)
+    return session_cls(
         video=pixels,
         video_height=size[0],
         video_width=size[1],
@@ -429,7 +517,9 @@ def prompt_step(
 
     1. A click on a frame that already has an output for the object feeds the previous
        low-res logits, clamped to +-32, as a mask prompt with the click
-       (``prev_sam_mask_logits``; transformers' ``forward`` never passes them).
+       (``prev_sam_mask_logits``; transformers' ``forward`` never passes them). Only for the
+       families whose reference predictor does it (``FamilyVideo.feeds_previous_logits``:
+       not SAM 3's tracker).
     2. Only the prompted object runs and gets a new memory. transformers' ``forward`` re-runs
        every object on the frame and encodes all their memories with ``is_mask_from_pts``,
        binarising the untouched objects' memories.
@@ -439,6 +529,12 @@ def prompt_step(
        upsampled to image_size and binarised, as the original's
        ``propagate_in_video_preflight`` does; transformers stores a mask prompt's
        full-resolution input instead.
+
+    EdgeTAM's and SAM 3's reference predictors encode the prompted frames' memories later,
+    for all objects together, when propagation starts (SAM 3 after removing overlaps between
+    objects; both give an object with no output on a prompted frame an empty-mask memory
+    there). That multi-object re-encoding is not replicated: each object's memory is encoded
+    from its own mask, as SAM 2.1 does.
 
     Args:
         model: the loaded model (not modified).
@@ -452,6 +548,7 @@ def prompt_step(
         streaming: the session is a stream (frames pushed one by one).
     """
     model_: Any = model  # transformers annotates its private steps loosely
+    rules = _video_rules(model)
     obj_idx = session.obj_id_to_idx(obj_id)
     point_inputs = session.point_inputs_per_obj[obj_idx].get(frame_idx)
     mask_inputs = session.mask_inputs_per_obj[obj_idx].get(frame_idx)
@@ -463,13 +560,21 @@ def prompt_step(
     outputs = session.output_dict_per_obj[obj_idx]
     if mask_inputs is not None and point_inputs is None:  # rule 3
         vision_feats, _ = model_._prepare_vision_features(session, frame_idx, batch_size=1)
-        out = _mask_as_output(model_, vision_feats, mask_inputs, multimask_output=False)
+        out = _mask_as_output(
+            model_,
+            vision_feats,
+            mask_inputs,
+            multimask_output=False,
+            unsqueeze_score=rules.mask_score_unsqueezed,
+        )
     else:
         previous = outputs[COND].get(frame_idx) or outputs[TRACKED].get(frame_idx)
         prev_logits = None
-        if point_inputs is not None and previous is not None:  # rule 1
-            prev_logits = previous["pred_masks"].to(session.inference_device)
+        if rules.feeds_previous_logits and point_inputs is not None and previous is not None:
+            prev_logits = previous["pred_masks"].to(session.inference_device)  # rule 1
             prev_logits = prev_logits.clamp(-_PREV_LOGIT_CLAMP, _PREV_LOGIT_CLAMP)
+        # EdgeTAM's step would encode a memory from its full-size mask: rule 4 encodes it below.
+        extra = {"run_mem_encoder": False} if rules.step_encodes_memory else {}
         out = model_._run_single_frame_inference(
             inference_session=session,
             frame_idx=frame_idx,
@@ -481,9 +586,10 @@ def prompt_step(
             reverse=reverse,
             prev_sam_mask_logits=prev_logits,
             streaming=streaming,
+            **extra,
         )
-        _step_output(out, "_run_single_frame_inference")
-    out.pop("high_res_masks")
+        _step_output(out, "_run_single_frame_inference", model)
+    out.pop("high_res_masks", None)
     out["pred_masks"] = postprocess(out["pred_masks"])
     # rule 4: memory from the low-res mask, upsampled and binarised.
     high_res = F.interpolate(
@@ -544,6 +650,7 @@ def _mask_as_output(
     mask_inputs: torch.Tensor,
     *,
     multimask_output: bool,
+    unsqueeze_score: bool = True,
 ) -> Output:
     """A mask prompt's output, as ``_run_single_frame_inference`` makes it with
     ``_use_mask_as_output``, with the decoder's ``multimask_output`` as given.
@@ -556,6 +663,8 @@ def _mask_as_output(
         vision_feats: the frame's features from ``_prepare_vision_features``, (HW, 1, C)
             per level, finest first.
         mask_inputs: (1, 1, S, S) float 0/1 mask prompt as the processor stored it.
+        unsqueeze_score: return (1, 1, 1) object score logits, as SAM 2's and SAM 3's
+            ``_use_mask_as_output``; False: (1, 1), as EdgeTAM's.
     """
     sizes = model.backbone_feature_sizes
     high_res_features = [
@@ -592,5 +701,7 @@ def _mask_as_output(
         "pred_masks": low_res_masks,
         "object_pointer": object_pointer,
         "high_res_masks": high_res_masks,
-        "object_score_logits": object_score_logits.unsqueeze(-1),
+        "object_score_logits": (
+            object_score_logits.unsqueeze(-1) if unsqueeze_score else object_score_logits
+        ),
     }

@@ -48,7 +48,9 @@ def export_model(image_model: Any, base: LoadedModel, folder: Path, **hub: Any) 
         **hub: ``revision``, ``cache_dir``, ``local_files_only``, ``token`` for the base.
 
     Returns:
-        The saved model type: the base's video type when the base is a video checkpoint.
+        The saved model type: the base's video type when the base is a video checkpoint
+        (``sam3_tracker_video`` for a whole SAM 3 ``sam3_video`` base: the detector's weights
+        are not part of the tracker and are left out).
 
     Raises:
         RuntimeError: an image weight has no counterpart in the video model (a transformers
@@ -72,7 +74,8 @@ def export_model(image_model: Any, base: LoadedModel, folder: Path, **hub: Any) 
     video_model.load_state_dict({k: v.detach().cpu() for k, v in trained.items()}, strict=False)
     video_model.save_pretrained(folder)
     video.processor.save_pretrained(folder)
-    return model_type
+    # SAM 3's base is the whole model (sam3_video); what is saved is its tracker part.
+    return str(video_model.config.model_type)
 
 
 def publish(staging: Path, output: Path, overwrite: bool) -> None:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..engine.image import image_embeddings
 from .losses import LOSS_NAMES, LossWeights, prediction_losses, weighted_total
 from .prompts import error_clicks
 
@@ -21,29 +22,33 @@ IMAGE_ENCODER_MODES = ("frozen", "full", "lora")
 
 # The predictor clamps the logits it hands back as a mask prompt; training feeds them the same way.
 _LOGIT_CLAMP = 32.0
-# Hiera's attention projections, the usual LoRA targets in a ViT.
-_LORA_TARGETS = r".*vision_encoder\.backbone\.blocks\.\d+\.attn\.(qkv|proj)"
+# Per family, the image encoder's attention projections, the usual LoRA targets in a ViT:
+# Hiera's (SAM 2) and SAM 3's ViT. EdgeTAM's RepViT is convolutional, with no attention.
+_LORA_TARGETS = {
+    "sam2": r".*vision_encoder\.backbone\.blocks\.\d+\.attn\.(qkv|proj)",
+    "sam3_tracker": r".*vision_encoder\.backbone\.layers\.\d+\.attention\.(q|k|v|o)_proj",
+}
 
 
-def image_embeddings(model: Any, pixel_values: torch.Tensor) -> list[torch.Tensor]:
-    """The image features the mask decoder reads, as ``Sam2Model.get_image_embeddings`` makes
-    them, but with gradients when the caller wants them (that method is ``no_grad``).
+def lora_targets(model: nn.Module) -> str:
+    """The LoRA target pattern of ``model``'s image encoder.
 
-    Args:
-        model: a transformers ``Sam2Model``.
-        pixel_values: (B, 3, S, S) float from the processor.
-
-    Returns:
-        Per feature level, high-resolution first, (B, C_l, H_l, W_l) tensors.
+    Raises:
+        ValueError: the family's encoder has no attention to adapt (EdgeTAM).
     """
-    batch = pixel_values.shape[0]
-    features = model.get_image_features(pixel_values, return_dict=True).fpn_hidden_states
-    features = list(features)
-    features[-1] = features[-1] + model.no_memory_embedding
-    return [
-        level.permute(1, 2, 0).view(batch, -1, *size)
-        for level, size in zip(features, model.backbone_feature_sizes, strict=True)
-    ]
+    from ..engine.registry import family_for_model_type
+
+    config = getattr(model, "config", None)
+    family = family_for_model_type(getattr(config, "model_type", None))
+    name = family.name if family is not None else "sam2"
+    if name not in _LORA_TARGETS:
+        title = family.title if family is not None else name
+        raise ValueError(
+            f"image_encoder='lora' puts adapters on the image encoder's attention, and "
+            f"{title}'s image encoder has none (a convolutional RepViT); use "
+            "image_encoder='full' or 'frozen' for it"
+        )
+    return _LORA_TARGETS[name]
 
 
 def add_lora(model: nn.Module, rank: int) -> Any:
@@ -51,10 +56,14 @@ def add_lora(model: nn.Module, rank: int) -> Any:
 
     Returns the ``PeftModel`` (its ``merge_and_unload()`` gives back ``model`` with the adapters
     merged); ``model`` itself is changed in place and all its own weights are frozen.
+
+    Raises:
+        ValueError: the model's family has no attention in its image encoder (EdgeTAM).
     """
     from peft import LoraConfig, get_peft_model
 
-    config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=_LORA_TARGETS)
+    targets = lora_targets(model)
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=targets)
     return get_peft_model(model, config)
 
 

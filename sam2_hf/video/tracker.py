@@ -2,12 +2,27 @@
 
 ``tracker.open(video)`` tracks a whole video (prompts on any frame, propagation forward,
 backward or both); ``tracker.stream()`` takes frames one at a time and keeps only what the
-memory bank reads. Both run transformers' ``Sam2VideoModel`` with the original
+memory bank reads. Both run transformers' video model of the checkpoint's family
+(``Sam2VideoModel``, ``EdgeTamVideoModel``, ``Sam3TrackerVideoModel``) with the original
 ``SAM2VideoPredictor``'s rules where the two differ: a correction click feeds the previous
 mask back, a prompt runs and re-encodes only its object, a mask prompt decodes one mask,
 and a prompted frame's memory comes from its low-res mask (``engine.video_contract.prompt_step``
 says how). Everything that reaches into transformers' internals is in
 ``sam2_hf.engine.video_contract``; this module calls only its functions.
+
+Per family, the rules follow that family's reference predictor:
+
+- SAM 2 / 2.1 (facebookresearch/sam2): all four rules.
+- EdgeTAM (facebookresearch/EdgeTAM, a fork of sam2's predictor code): all four rules. Its
+  reference encodes the prompted frames' memories of all objects together when propagation
+  starts (an object with no output on a prompted frame gets an empty-mask memory there);
+  here each object's memory is encoded from its own mask, as SAM 2.1 does.
+- SAM 3 tracker (facebookresearch/sam3, ``Sam3TrackerPredictor``): a correction click does
+  not feed the previous mask back (its ``iter_use_prev_mask_pred`` is False). Not replicated:
+  its multi-object memory re-encoding with overlaps removed, its non-overlapping output
+  masks, its cap of 16 clicks per prompt (the first 8 and the last 8), and its bfloat16
+  autocast (here ``dtype`` decides). Its hole filling (``fill_hole_area``, 0 by default
+  there) works at the video's resolution; ``fill_hole_area`` here fills the low-res masks.
 """
 
 from __future__ import annotations
@@ -51,6 +66,9 @@ def _fill_holes(pred_masks: torch.Tensor, max_area: int) -> torch.Tensor:
 class VideoTracker:
     """Prompt objects on some frames of a video and track them through it with SAM 2's memory.
 
+    Serves SAM 2 / 2.1, EdgeTAM and SAM 3 tracker video checkpoints (see the module docstring
+    for what differs per family).
+
     Example:
         >>> tracker = VideoTracker.from_pretrained("tiny")  # doctest: +SKIP
         >>> session = tracker.open("clip.mp4")  # doctest: +SKIP
@@ -90,7 +108,8 @@ class VideoTracker:
                 ``sam2_hf.video.io.PROGRESS_MIN_STEPS`` frames to go through.
 
         Raises:
-            TypeError: the model is not a SAM 2 video model (load it with ``task="video"``).
+            TypeError: the model is not the video model of a known family (an image model:
+                load it with ``task="video"``); the message names the family and the fix.
             sam2_hf.engine.video_contract.UnsupportedTransformersError: the installed
                 transformers changed an internal the tracker relies on; says which versions
                 are supported.
@@ -121,7 +140,8 @@ class VideoTracker:
         progress: bool | None = None,
         **options: Unpack[LoadOptions],
     ) -> VideoTracker:
-        """Load a video checkpoint by short name (``"tiny"`` ... ``"large"``), hub id or folder.
+        """Load a video checkpoint by short name (``"tiny"`` ... ``"large"``, ``"edgetam"``,
+        ``"sam3"``), hub id or folder.
 
         Devices and dtypes as for ``Sam2Predictor.from_pretrained`` (see ``sam2_hf.load_model``);
         the other arguments as for ``VideoTracker(...)``.
@@ -201,6 +221,7 @@ class VideoTracker:
             device=self.device,
             state_device=cpu if self.offload_state_to_cpu else self.device,
             storage_device=cpu if self.offload_frames_to_cpu else self.device,
+            model=self.model,
         )
 
     def _postprocess(self, logits: torch.Tensor) -> torch.Tensor:

@@ -48,3 +48,15 @@ def test_json_into_a_closed_pipe_ends_quietly(hub_cache, capsys, monkeypatch):
     finally:
         dead.close()  # flushes into devnull now, not into the broken pipe
     assert capsys.readouterr().err == ""
+
+
+def test_models_shows_each_familys_cached_checkpoint(families_hub_cache, capsys):
+    assert main(["models", "--json", "--cache-dir", str(families_hub_cache)]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert {name: (row["family"], row["cached"]) for name, row in rows.items()} == {
+        "tiny": ("sam2", True), "small": ("sam2", False), "base-plus": ("sam2", False),
+        "large": ("sam2", False), "edgetam": ("edgetam", True), "sam3": ("sam3_tracker", True),
+    }  # fmt: skip
+    assert rows["edgetam"]["hub_id"] == "yonigozlan/EdgeTAM-hf"
+    assert rows["edgetam"]["fps"] == 150.9  # EdgeTAM README, A100 with torch.compile
+    assert rows["sam3"]["params_millions"] == 848.0 and rows["sam3"]["gated"]

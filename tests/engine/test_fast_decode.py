@@ -11,10 +11,18 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from conftest import IMAGE_SIZE, tiny_vision_config
+from conftest import (
+    IMAGE_SIZE,
+    SAM3_IMAGE_SIZE,
+    tiny_edgetam_video_config,
+    tiny_sam3_video_config,
+    tiny_vision_config,
+)
 from transformers import Sam2Config, Sam2Model
 
+from sam2_hf.engine import fast_decode
 from sam2_hf.engine.fast_decode import decode_clicks, decode_prompts, supports_fast_decode
+from sam2_hf.engine.registry import FAMILIES
 
 
 def reference(model, embeddings, points, labels, multimask_output):
@@ -205,3 +213,115 @@ def test_decode_prompts_same_as_the_model(released_width, case, multimask_output
     assert torch.equal(masks, want.pred_masks[0])
     assert torch.equal(iou, want.iou_scores[0])
     assert torch.equal(objects, want.object_score_logits[0])
+
+
+# ---------------------------------------------------------------- every family (issue 14)
+#
+# The fast path serves a family only if it gives that family's model outputs bit for bit:
+# these tests are the proof behind fast_decode.FAST_DECODE_FAMILIES.
+
+FAMILY_IMAGE_SIZE = {"sam2": IMAGE_SIZE, "edgetam": IMAGE_SIZE, "sam3_tracker": SAM3_IMAGE_SIZE}
+
+
+def family_decoder_model(family: str, hidden: int = 256):
+    """The family's image model with a ``hidden``-wide prompt encoder and mask decoder (256 as
+    released) on its tiny vision config (never run: embeddings are random)."""
+    if family == "sam2":
+        return decoder_model(hidden, IMAGE_SIZE)
+    torch.manual_seed(0)
+    size = FAMILY_IMAGE_SIZE[family]
+    patch = 14 if family == "sam3_tracker" else 16
+    prompt = {"hidden_size": hidden, "image_size": size, "patch_size": patch}
+    if family == "edgetam":
+        pytest.importorskip("timm")
+        from transformers import EdgeTamConfig, EdgeTamModel
+
+        vision = tiny_edgetam_video_config().vision_config
+        config = EdgeTamConfig(
+            vision_config=vision,
+            prompt_encoder_config=prompt,
+            mask_decoder_config={"hidden_size": hidden},
+        )
+        return EdgeTamModel(config).eval()
+    from transformers import Sam3TrackerConfig, Sam3TrackerModel
+
+    vision = tiny_sam3_video_config().tracker_config.vision_config
+    config = Sam3TrackerConfig(
+        vision_config=vision,
+        prompt_encoder_config=prompt,
+        mask_decoder_config={"hidden_size": hidden},
+    )
+    return Sam3TrackerModel(config).eval()
+
+
+def family_embeddings(model, seed: int = 0) -> list[torch.Tensor]:
+    """Random feature levels of the shapes the model's decoder reads."""
+    generator = torch.Generator().manual_seed(seed)
+    hidden = model.config.mask_decoder_config.hidden_size
+    side = model.prompt_encoder.image_embedding_size[0]
+    shapes = [(1, hidden // 8, 4 * side, 4 * side), (1, hidden // 4, 2 * side, 2 * side)]
+    shapes.append((1, hidden, side, side))
+    return [torch.randn(shape, generator=generator) for shape in shapes]
+
+
+@pytest.fixture(scope="module", params=sorted(fast_decode.FAST_DECODE_FAMILIES))
+def family_model(request):
+    return request.param, family_decoder_model(request.param)
+
+
+def test_fast_decode_families_are_the_registrys():
+    assert set(fast_decode.fast_decode_families()) == fast_decode.FAST_DECODE_FAMILIES
+    assert fast_decode.FAST_DECODE_FAMILIES <= set(FAMILIES)
+
+
+@pytest.mark.parametrize("multimask_output", [True, False])
+@pytest.mark.parametrize("count", [1, 7])
+def test_every_family_same_as_its_model_at_the_released_width(
+    family_model, count, multimask_output
+):
+    family, model = family_model
+    assert supports_fast_decode(model), family
+    size = FAMILY_IMAGE_SIZE[family]
+    points, labels = clicks(count, size, seed=count)
+    assert_same(model, family_embeddings(model, seed=count), points, labels, multimask_output)
+
+
+@pytest.mark.parametrize("multimask_output", [True, False])
+@pytest.mark.parametrize("case", list(prompt_cases(IMAGE_SIZE)))
+def test_every_family_decode_prompts_same_as_its_model(family_model, case, multimask_output):
+    family, model = family_model
+    size = FAMILY_IMAGE_SIZE[family]
+    prompts = prompt_cases(size)[case]
+    side = model.prompt_encoder.mask_input_size
+    if "input_masks" in prompts and prompts["input_masks"].shape[-1] != size:
+        generator = torch.Generator().manual_seed(4)
+        prompts["input_masks"] = torch.randn(1, 1, *side, generator=generator) * 10
+    embeddings = family_embeddings(model, seed=5)
+    with torch.inference_mode():
+        masks, iou, objects = decode_prompts(
+            model, embeddings, multimask_output=multimask_output, **prompts
+        )
+        want = model(image_embeddings=embeddings, multimask_output=multimask_output, **prompts)
+    assert torch.equal(masks, want.pred_masks[0])
+    assert torch.equal(iou, want.iou_scores[0])
+    assert torch.equal(objects, want.object_score_logits[0])
+
+
+@pytest.mark.parametrize("fixture", ["edgetam_checkpoint", "sam3_checkpoint"])
+def test_every_family_same_on_its_tiny_checkpoint(request, fixture, image_hw):
+    from sam2_hf import Sam2Predictor
+
+    predictor = Sam2Predictor.from_pretrained(request.getfixturevalue(fixture), device="cpu")
+    assert supports_fast_decode(predictor.model)
+    embeddings = list(predictor.engine.encode([image_hw]).features)
+    points, labels = clicks(7, predictor.engine.input_size)
+    for multimask_output in (True, False):
+        assert_same(predictor.model, embeddings, points, labels, multimask_output)
+
+
+def test_a_family_left_out_is_decoded_by_its_model(monkeypatch):
+    model = family_decoder_model("sam3_tracker", hidden=32)
+    monkeypatch.setattr(fast_decode, "FAST_DECODE_FAMILIES", frozenset({"sam2"}))
+    assert not supports_fast_decode(model)
+    points, labels = clicks(3, SAM3_IMAGE_SIZE)
+    assert_same(model, family_embeddings(model), points, labels, True)

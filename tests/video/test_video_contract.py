@@ -225,8 +225,13 @@ def test_the_checkpoint_is_blamed_only_when_it_is_not_a_video_model(
     image_checkpoint: Path, processor
 ) -> None:
     image_model = Sam2Model.from_pretrained(image_checkpoint)
-    with pytest.raises(TypeError, match="Sam2Model is not a SAM 2 video model; load a sam2_video"):
+    with pytest.raises(
+        TypeError,
+        match=r"Sam2Model is a SAM 2 / SAM 2\.1 image model; videos need the family's video "
+        r"model Sam2VideoModel: load a SAM 2 / SAM 2\.1 video checkpoint with task='video', "
+        r"such as 'tiny' \(facebook/sam2\.1-hiera-tiny\)",
+    ):
         VideoTracker(loaded(image_model, processor))
-    edgetam = SimpleNamespace(config=SimpleNamespace(model_type="edgetam_video"))
-    with pytest.raises(TypeError, match=r"\(edgetam_video\) is not supported by VideoTracker"):
-        contract.check_video_model(edgetam)
+    other = SimpleNamespace(config=SimpleNamespace(model_type="sam"))
+    with pytest.raises(TypeError, match=r"SimpleNamespace is not a video model of SAM 2 / 2\.1"):
+        contract.check_video_model(other)
