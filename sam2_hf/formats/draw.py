@@ -205,7 +205,7 @@ def overlay(
 
     Args:
         image: the image (see the module docstring for accepted forms).
-        masks: (H, W) or (N, H, W) masks matching the image; N may be 0.
+        masks: (H, W) or (N, H, W) masks matching the image; N may be 0 (or ``[]``).
         obj_ids: (N,) int object ids that pick the colours; default ``0 .. N-1``.
         alpha: mask opacity in [0, 1].
         contours: outline each mask in its colour, along the inside of its edge.
@@ -223,6 +223,8 @@ def overlay(
         ValueError: a shape does not match, ``alpha`` is outside [0, 1], or a label is not 0/1.
     """
     rgb, as_pil = _to_rgb(image)
+    if isinstance(masks, (list, tuple)) and not masks:  # [] carries no (H, W) nor dtype
+        masks = np.zeros((0, *rgb.shape[:2]), dtype=bool)
     stack = _masks_for(rgb, masks, "masks", single=False)
     stack = stack[None] if stack.ndim == 2 else stack
     if obj_ids is None:

@@ -197,6 +197,12 @@ def test_overlay_points_and_boxes(image: np.ndarray, mask: np.ndarray) -> None:
     assert overlay(image, mask, points=[[3, 3]])[3, 3].tolist() == list(FOREGROUND_POINT_COLOR)
 
 
+def test_overlay_of_an_empty_list_is_the_image_with_its_prompts(image: np.ndarray) -> None:
+    # A detector that found nothing gives [] (no shape, no dtype): nothing is painted.
+    np.testing.assert_array_equal(overlay(image, []), image)
+    assert overlay(image, (), points=[[3, 3]])[3, 3].tolist() == list(FOREGROUND_POINT_COLOR)
+
+
 def test_overlay_pil_in_pil_out(image: np.ndarray, mask: np.ndarray) -> None:
     result = overlay(Image.fromarray(image), mask)
     assert isinstance(result, Image.Image) and result.mode == "RGB" and result.size == (30, 20)
