@@ -108,7 +108,9 @@ def run_job(
         detector: finds the boxes when the source has none (required then).
         batch_size: images per encoder forward, >= 1.
         num_workers: ``DataLoader`` processes decoding images ahead of the model (0: in
-            this process).
+            this process). 0 by default because worker processes are spawned, not forked, on
+            macOS and Windows, where a script without an ``if __name__ == "__main__":`` guard
+            would start itself again; ``sam2-hf batch`` (an entry point) uses 2.
         mask_pngs: also write ``OUT/masks/<image>_<i>.png`` (0/255) per mask.
         progress: a progress bar on the main process; None: when there are more than a few
             images.

@@ -1,8 +1,8 @@
-"""Sam2Predictor and MaskGenerator on EdgeTAM and SAM 3 tracker checkpoints (issue 14).
+"""Sam2Predictor and MaskGenerator on every family: SAM 2, EdgeTAM and SAM 3's tracker.
 
-The same comparisons as tests/image/test_predictor.py, per family: the package's masks and
-scores equal the raw transformers calls (the family's processor -> its image model ->
-``post_process_masks``) on the same tiny random checkpoint, loaded the public way.
+Per family, the package's masks and scores equal the raw transformers calls (the family's
+processor -> its image model -> ``post_process_masks``) on the same tiny random checkpoint,
+loaded the public way.
 """
 
 from __future__ import annotations
@@ -10,11 +10,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from image_helpers import assert_matches_raw, raw_transformers
 
 from sam2_hf import MaskGenerator, Sam2Predictor
 
-FAMILY_FIXTURES = {"edgetam": "edgetam_checkpoint", "sam3": "sam3_checkpoint"}
-FAMILY_CLASSES = {"edgetam": "EdgeTamModel", "sam3": "Sam3TrackerModel"}
+FAMILY_FIXTURES = {
+    "sam2": "video_checkpoint",
+    "edgetam": "edgetam_checkpoint",
+    "sam3": "sam3_checkpoint",
+}
+FAMILY_CLASSES = {"sam2": "Sam2Model", "edgetam": "EdgeTamModel", "sam3": "Sam3TrackerModel"}
 RECORD_KEYS = [
     "segmentation",
     "area",
@@ -39,51 +44,6 @@ def family_predictor(request) -> Sam2Predictor:
 def ready(family_predictor: Sam2Predictor, image_hw: np.ndarray) -> Sam2Predictor:
     family_predictor.set_image(image_hw)
     return family_predictor
-
-
-def raw_transformers(
-    predictor: Sam2Predictor, image: np.ndarray, multimask: bool, input_masks=None, **prompts
-):
-    """The documented transformers path for the family: its processor (nested prompts) -> its
-    image model -> ``post_process_masks``, fed the float pixels the predictor feeds."""
-    processor, model = predictor.processor, predictor.model
-    inputs = processor(
-        images=[image.astype(np.float32) / 255.0], do_rescale=False, return_tensors="pt", **prompts
-    )
-    pixel_values = inputs.pop("pixel_values")
-    with torch.no_grad():
-        outputs = model(
-            image_embeddings=reference_embeddings(model, pixel_values),
-            **inputs,
-            input_masks=input_masks,
-            multimask_output=multimask,
-        )
-    masks = processor.post_process_masks(outputs.pred_masks, inputs["original_sizes"])[0]
-    return masks.numpy(), outputs.iou_scores[0].numpy(), outputs.pred_masks[0].numpy()
-
-
-def reference_embeddings(model, pixel_values: torch.Tensor) -> list[torch.Tensor]:
-    """``model.get_image_embeddings``, except for SAM 3's tracker, whose transformers image model
-    (5.24) adds the no-memory embedding to a level it then drops: there the levels are made as
-    ``Sam3TrackerVideoModel`` makes them (the FPN's first three, the no-memory embedding on the
-    third). tests/engine/test_image_engine_families.py checks both facts."""
-    if type(model).__name__ != "Sam3TrackerModel":
-        return model.get_image_embeddings(pixel_values)
-    levels = model.get_image_features(pixel_values).fpn_hidden_states[:3]
-    levels[-1] = levels[-1] + model.no_memory_embedding
-    return [
-        level.permute(1, 2, 0).reshape(1, -1, *size)
-        for level, size in zip(levels, model.backbone_feature_sizes, strict=True)
-    ]
-
-
-def assert_matches_raw(result_masks, result_scores, raw_masks, raw_scores):
-    """Same masks once the package's best-first ranking is applied to the raw output."""
-    order = np.argsort(-raw_scores, axis=-1, kind="stable")
-    expected_masks = np.take_along_axis(raw_masks, order[..., None, None], axis=-3)
-    expected_scores = np.take_along_axis(raw_scores, order, axis=-1)
-    np.testing.assert_array_equal(result_masks, expected_masks)
-    np.testing.assert_allclose(result_scores, expected_scores, rtol=0, atol=1e-6)
 
 
 def test_points_match_raw_transformers(ready, image_hw):
@@ -126,7 +86,7 @@ def test_points_and_box_match_raw_transformers(ready, image_hw):
 
 def test_mask_input_matches_raw_transformers(ready, image_hw):
     first = ready.predict(point_coords=[(40, 12)])
-    # The low-res logits are 4x the embedding grid: 32x32 for both tiny checkpoints here.
+    # The low-res logits are 4x the embedding grid, whatever the family's image size.
     assert first.logits.shape[1:] == ready.engine.mask_size
     result = ready.predict(point_coords=[(40, 12)], mask_input=first.logits[0])
     raw_masks, raw_scores, _ = raw_transformers(

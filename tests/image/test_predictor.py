@@ -5,32 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from image_helpers import assert_matches_raw, raw_transformers
 
 from sam2_hf import Masks, Prediction, Sam2Predictor, segment
-
-
-def raw_transformers(
-    predictor: Sam2Predictor, image: np.ndarray, multimask: bool, input_masks=None, **prompts
-):
-    """The documented transformers path: nested prompts -> Sam2Model -> post_process_masks,
-    fed the same float pixels the predictor feeds (the original sam2 resizes in float)."""
-    processor, model = predictor.processor, predictor.model
-    inputs = processor(
-        images=[image.astype(np.float32) / 255.0], do_rescale=False, return_tensors="pt", **prompts
-    )
-    with torch.no_grad():
-        outputs = model(**inputs, input_masks=input_masks, multimask_output=multimask)
-    masks = processor.post_process_masks(outputs.pred_masks, inputs["original_sizes"])[0]
-    return masks.numpy(), outputs.iou_scores[0].numpy(), outputs.pred_masks[0].numpy()
-
-
-def assert_matches_raw(result_masks, result_scores, raw_masks, raw_scores):
-    """Same masks once our best-first ranking is applied to the raw output."""
-    order = np.argsort(-raw_scores, axis=-1, kind="stable")
-    expected_masks = np.take_along_axis(raw_masks, order[..., None, None], axis=-3)
-    expected_scores = np.take_along_axis(raw_scores, order, axis=-1)
-    np.testing.assert_array_equal(result_masks, expected_masks)
-    np.testing.assert_allclose(result_scores, expected_scores, rtol=0, atol=1e-6)
 
 
 @pytest.fixture
@@ -40,37 +17,6 @@ def ready(predictor: Sam2Predictor, image_hw: np.ndarray) -> Sam2Predictor:
 
 
 # ---------------------------------------------------------------- equivalence
-
-
-def test_points_match_raw_transformers(ready, image_hw):
-    result = ready.predict(point_coords=[(40, 12), (10, 30)], point_labels=[1, 0])
-    raw_masks, raw_scores, _ = raw_transformers(
-        ready, image_hw, True, input_points=[[[[40, 12], [10, 30]]]], input_labels=[[[1, 0]]]
-    )
-    assert result.masks.shape == (3, 48, 64) and result.masks.dtype == bool
-    assert_matches_raw(result.masks, result.scores, raw_masks[0], raw_scores[0])
-
-
-def test_box_matches_raw_transformers(ready, image_hw):
-    result = ready.predict(box=(5, 6, 50, 40))
-    raw_masks, raw_scores, _ = raw_transformers(
-        ready, image_hw, False, input_boxes=[[[5, 6, 50, 40]]]
-    )
-    assert result.masks.shape == (1, 48, 64)
-    assert_matches_raw(result.masks, result.scores, raw_masks[0], raw_scores[0])
-
-
-def test_points_and_box_match_raw_transformers(ready, image_hw):
-    result = ready.predict(point_coords=[(30, 20), (8, 8)], point_labels=[1, 0], box=(4, 4, 60, 44))
-    raw_masks, raw_scores, _ = raw_transformers(
-        ready,
-        image_hw,
-        False,
-        input_points=[[[[30, 20], [8, 8]]]],
-        input_labels=[[[1, 0]]],
-        input_boxes=[[[4, 4, 60, 44]]],
-    )
-    assert_matches_raw(result.masks, result.scores, raw_masks[0], raw_scores[0])
 
 
 def test_many_boxes_match_raw_transformers(ready, image_hw):
@@ -84,20 +30,6 @@ def test_many_boxes_match_raw_transformers(ready, image_hw):
     batched = ready.predict_boxes(boxes)
     np.testing.assert_array_equal(batched.masks, raw_masks[:, 0])
     np.testing.assert_allclose(batched.scores, raw_scores[:, 0], atol=1e-6)
-
-
-def test_mask_input_matches_raw_transformers(ready, image_hw):
-    first = ready.predict(point_coords=[(40, 12)])
-    result = ready.predict(point_coords=[(40, 12)], mask_input=first.logits[0])
-    raw_masks, raw_scores, _ = raw_transformers(
-        ready,
-        image_hw,
-        True,
-        input_points=[[[[40, 12]]]],
-        input_labels=[[[1]]],
-        input_masks=torch.from_numpy(first.logits[0])[None, None],
-    )
-    assert_matches_raw(result.masks, result.scores, raw_masks[0], raw_scores[0])
 
 
 def test_returned_logits_are_clamped_and_reusable(ready, image_hw):
