@@ -69,7 +69,9 @@ def test_sdist_and_wheel_hold_the_package_and_no_tests(dist: Path) -> None:
         assert not [n for n in files if n.startswith(("tests/", "benchmarks/", "notebooks/"))]
         assert not [n for n in files if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in in_wheel if not n.startswith(("sam2_hf/", "sam2_hf-"))]
-    assert {"README.md", "pyproject.toml", "PKG-INFO"} <= set(in_sdist)
+    assert {"README.md", "pyproject.toml", "PKG-INFO", "LICENSE"} <= set(in_sdist)
+    assert [n for n in in_wheel if n.endswith(".dist-info/licenses/LICENSE")]
+    assert b"License-Expression: Apache-2.0" in metadata
     assert b"Description-Content-Type: text/markdown" in metadata
     assert b"sam2-hf = sam2_hf.cli:main" in entry_points
 
