@@ -18,13 +18,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 import transformers
+from video_helpers import (
+    H,
+    W,
+    assert_points_and_boxes_equal_raw_session_calls,
+    make_frames,
+    raw_masks,
+    raw_session,
+    tracker_family,
+)
 
 from sam2_hf import VideoTracker, load_model
 from sam2_hf.engine import video_contract as contract
 from sam2_hf.engine.registry import FAMILIES
 
-H, W = 48, 64
-N_FRAMES = 6
 FAMILY = {"edgetam": "edgetam", "sam3": "sam3_tracker"}
 FIXTURES = {"edgetam": "edgetam_checkpoint", "sam3": "sam3_checkpoint"}
 HUB_IDS = {"edgetam": "yonigozlan/EdgeTAM-hf", "sam3": "facebook/sam3"}
@@ -45,38 +52,9 @@ def tracker(checkpoint: Path) -> VideoTracker:
     return VideoTracker.from_pretrained(checkpoint, device="cpu", fill_hole_area=0, progress=False)
 
 
-def make_frames(count: int = N_FRAMES, seed: int = 0) -> list[np.ndarray]:
-    """A bright square drifting right over noise."""
-    rng = np.random.default_rng(seed)
-    frames = []
-    for i in range(count):
-        frame = rng.integers(0, 60, size=(H, W, 3), dtype=np.uint8)
-        frame[10:30, 10 + 2 * i : 30 + 2 * i] = (220, 90, 40)
-        frames.append(frame)
-    return frames
-
-
 @pytest.fixture(scope="module")
 def frames() -> list[np.ndarray]:
     return make_frames()
-
-
-def raw_session(tracker: VideoTracker, frames: list[np.ndarray]):
-    """The family's own transformers session over the tracker's preprocessed frames."""
-    _, session_cls = contract.family_classes(FAMILIES[tracker_family(tracker)])
-    pixels = torch.stack([tracker._preprocess(f) for f in frames])
-    return session_cls(video=pixels, video_height=H, video_width=W, dtype=torch.float32)
-
-
-def tracker_family(tracker: VideoTracker) -> str:
-    family = contract.model_family(tracker.model)
-    assert family is not None
-    return family.name
-
-
-def raw_masks(tracker: VideoTracker, pred_masks: torch.Tensor) -> np.ndarray:
-    (masks,) = tracker.processor.post_process_masks([pred_masks], [[H, W]], binarize=True)
-    return masks[:, 0].numpy()
 
 
 class Spy:
@@ -121,30 +99,9 @@ def test_tracker_loads_each_family_by_hub_id(families_hub_cache, name) -> None:
 
 
 def test_points_and_boxes_equal_raw_transformers_session_calls(tracker, frames) -> None:
-    session = tracker.open(frames)
-    session.add(frame_idx=0, obj_id=1, points=[(20, 20), (40, 25)], labels=[1, 0])
-    session.add(frame_idx=0, obj_id=2, box=(30, 5, 60, 40))
-    ours = list(session.propagate())
-
-    state = raw_session(tracker, frames)
-    model, processor = tracker.model, tracker.processor
-    with torch.inference_mode():
-        processor.add_inputs_to_inference_session(
-            state, 0, 1, input_points=[[[[20, 20], [40, 25]]]], input_labels=[[[1, 0]]]
-        )
-        model(state, frame_idx=0)  # the model must run after each object's prompt
-        processor.add_inputs_to_inference_session(state, 0, 2, input_boxes=[[[30, 5, 60, 40]]])
-        model(state, frame_idx=0)
-        reference = [model(state, frame_idx=i) for i in range(N_FRAMES)]
-
-    assert [r.frame_idx for r in ours] == list(range(N_FRAMES))
-    for result, expected in zip(ours, reference, strict=True):
-        assert result.obj_ids == [1, 2] == expected.object_ids
-        expected_masks = raw_masks(tracker, expected.pred_masks)
-        assert expected_masks.any()  # a non-trivial comparison
-        np.testing.assert_array_equal(result.stack(), expected_masks)
-        scores = expected.object_score_logits.reshape(-1).tolist()
-        assert [result.scores[1], result.scores[2]] == pytest.approx(scores, abs=0)
+    assert_points_and_boxes_equal_raw_session_calls(
+        tracker, frames, tracker.model, tracker.processor
+    )
 
 
 def test_reverse_equals_raw_transformers(tracker, frames) -> None:
@@ -160,7 +117,9 @@ def test_reverse_equals_raw_transformers(tracker, frames) -> None:
         reference = [tracker.model(state, frame_idx=i, reverse=True) for i in (4, 3, 2, 1, 0)]
     assert [r.frame_idx for r in ours] == [4, 3, 2, 1, 0]
     for result, expected in zip(ours, reference, strict=True):
-        np.testing.assert_array_equal(result.stack(), raw_masks(tracker, expected.pred_masks))
+        np.testing.assert_array_equal(
+            result.stack(), raw_masks(tracker.processor, expected.pred_masks)
+        )
 
 
 def test_streaming_equals_the_whole_video_and_stays_bounded(tracker) -> None:

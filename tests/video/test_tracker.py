@@ -14,19 +14,24 @@ import torch.nn.functional as F
 from conftest import IMAGE_SIZE
 from PIL import Image
 from transformers import (
-    Sam2VideoInferenceSession,
     Sam2VideoModel,
     Sam2VideoProcessor,
     Sam2VideoVideoProcessor,
+)
+from video_helpers import (
+    N_FRAMES,
+    H,
+    W,
+    assert_points_and_boxes_equal_raw_session_calls,
+    make_frames,
+    raw_masks,
+    raw_session,
 )
 
 from sam2_hf import video_io
 from sam2_hf.engine import video_contract
 from sam2_hf.formats.coco import from_coco_rle
 from sam2_hf.video.tracker import FrameMasks, VideoTracker, _fill_holes, track_video
-
-H, W = 48, 64  # non-square frames
-N_FRAMES = 6
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +52,6 @@ def raw(checkpoint: Path) -> tuple[Sam2VideoModel, Sam2VideoProcessor]:
     return model, Sam2VideoProcessor.from_pretrained(checkpoint)
 
 
-def make_frames(count: int = N_FRAMES, seed: int = 0) -> list[np.ndarray]:
-    """A bright square drifting right over noise."""
-    rng = np.random.default_rng(seed)
-    frames = []
-    for i in range(count):
-        frame = rng.integers(0, 60, size=(H, W, 3), dtype=np.uint8)
-        frame[10:30, 10 + 2 * i : 30 + 2 * i] = (220, 90, 40)
-        frames.append(frame)
-    return frames
-
-
 @pytest.fixture(scope="module")
 def frames() -> list[np.ndarray]:
     return make_frames()
@@ -65,21 +59,6 @@ def frames() -> list[np.ndarray]:
 
 def low_res(session, obj_id: int, frame_idx: int) -> torch.Tensor:
     return video_contract.low_res_logits(session._state, obj_id, frame_idx)
-
-
-def raw_session(tracker: VideoTracker, frames: list[np.ndarray]) -> Sam2VideoInferenceSession:
-    pixels = torch.stack([tracker._preprocess(f) for f in frames])
-    return Sam2VideoInferenceSession(
-        video=pixels, video_height=H, video_width=W, dtype=torch.float32
-    )
-
-
-def raw_masks(processor: Sam2VideoProcessor, pred_masks: torch.Tensor) -> np.ndarray:
-    (masks,) = processor.post_process_masks([pred_masks], [[H, W]], binarize=True)
-    return masks[:, 0].numpy()
-
-
-# ------------------------------------------------------------------ opening videos
 
 
 def test_open_list_gives_session_of_frames(tracker: VideoTracker, frames) -> None:
@@ -144,30 +123,11 @@ def test_preprocessing_is_pil_bicubic_then_the_processors_normalisation(
 
 
 def test_equivalent_to_raw_transformers_session_calls(tracker, raw, frames) -> None:
+    # ``raw`` is the checkpoint loaded again as plain transformers objects.
     model, processor = raw
-    session = tracker.open(frames)
-    session.add(frame=0, obj_id=1, points=[(20, 20), (40, 25)], labels=[1, 0])
-    session.add(frame=0, obj_id=2, box=(30, 5, 60, 40))
-    ours = list(session.propagate())
-
-    state = raw_session(tracker, frames)
-    with torch.inference_mode():
-        processor.add_inputs_to_inference_session(
-            state, 0, 1, input_points=[[[[20, 20], [40, 25]]]], input_labels=[[[1, 0]]]
-        )
-        model(state, frame_idx=0)  # the model must run after each object's prompt
-        processor.add_inputs_to_inference_session(state, 0, 2, input_boxes=[[[30, 5, 60, 40]]])
-        model(state, frame_idx=0)
-        reference = [model(state, frame_idx=i) for i in range(N_FRAMES)]
-
-    assert [r.frame_idx for r in ours] == list(range(N_FRAMES))
-    for result, expected in zip(ours, reference, strict=True):
-        assert result.obj_ids == [1, 2] == expected.object_ids
-        expected_masks = raw_masks(processor, expected.pred_masks)
-        assert expected_masks.any()  # a non-trivial comparison
-        np.testing.assert_array_equal(result.stack(), expected_masks)
-        scores = expected.object_score_logits.reshape(-1).tolist()
-        assert [result.scores[1], result.scores[2]] == pytest.approx(scores, abs=0)
+    for result, scores in assert_points_and_boxes_equal_raw_session_calls(
+        tracker, frames, model, processor
+    ):
         assert result.present == {1: scores[0] > 0, 2: scores[1] > 0}
 
 
