@@ -34,7 +34,7 @@ from transformers.models.sam2.modeling_sam2 import (
     eager_attention_forward,
 )
 
-from .registry import FAMILIES, family_for_model_type
+from .registry import family_for_model_type
 
 #: Families whose image model's decoder the fast path reproduces bit for bit, each proven by
 #: ``tests/engine/test_fast_decode.py`` with ``torch.equal`` (transformers 5.24 generates
@@ -66,11 +66,6 @@ def supports_fast_decode(model: nn.Module) -> bool:
     return exactly(transformer, "TwoWayTransformer") and all(
         exactly(layer, "TwoWayAttentionBlock") for layer in transformer.layers
     )
-
-
-def fast_decode_families() -> tuple[str, ...]:
-    """The ``Family.name`` of every family the fast path serves, in registry order."""
-    return tuple(name for name in FAMILIES if name in FAST_DECODE_FAMILIES)
 
 
 def decode_clicks(
