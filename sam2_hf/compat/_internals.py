@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from transformers import Sam2VideoInferenceSession
 
 from ..engine import video_contract
-from ..engine.loading import LoadedModel, _model_class_for
+from ..engine.loading import LoadedModel, model_class_for
 from ..engine.registry import Family
 from ..image.predictor import Sam2Predictor
 from ..video.tracker import TrackingSession
@@ -107,7 +107,7 @@ def image_model_of(model: torch.nn.Module) -> torch.nn.Module:
     (nothing copied)."""
     if not _is_video_model(model):
         return model
-    model_cls, config = _model_class_for(model.config, "image")  # type: ignore[arg-type]
+    model_cls, config = model_class_for(model.config, "image")  # type: ignore[arg-type]
     with torch.device("meta"):
         image = model_cls(config)
     wanted = image.state_dict()

@@ -305,7 +305,7 @@ def load_model(
             raise FileNotFoundError(f"no config.json in {folder}")
         config = AutoConfig.from_pretrained(folder)
         family = _family_of(config)
-        model_cls, config = _model_class_for(config, task)
+        model_cls, config = model_class_for(config, task)
         _require_extras(family)
         # Weights stay float32: mixed precision comes from autocast at call time.
         network, info = model_cls.from_pretrained(folder, config=config, output_loading_info=True)
@@ -316,11 +316,24 @@ def load_model(
     return LoadedModel(network, processor, torch_device, torch_dtype, source)
 
 
-def _model_class_for(config: PretrainedConfig, task: Task) -> tuple[Any, PretrainedConfig]:
+def model_class_for(config: PretrainedConfig, task: Task) -> tuple[Any, PretrainedConfig]:
     """The transformers class for ``task`` and the configuration to build it with.
 
     Video checkpoints serve images through an image configuration built from their parts, so
     transformers does not warn about a model-type mismatch on the normal path.
+
+    Args:
+        config: a checkpoint's configuration of any family (``Sam2VideoConfig``,
+            ``EdgeTamConfig``, ``Sam3VideoConfig`` ...).
+        task: ``"image"`` or ``"video"``.
+
+    Returns:
+        ``(model class, configuration)``, e.g. ``(EdgeTamModel, EdgeTamConfig)`` for the image
+        part of an EdgeTAM video checkpoint.
+
+    Raises:
+        ValueError: an unknown model type, or an image-only checkpoint for ``"video"`` (the
+            message names the family and a video checkpoint to load).
     """
     family = _family_of(config)
     model_type = config.model_type

@@ -25,8 +25,8 @@ from sam2_hf.engine.loading import (
     SUPPORTED_TRANSFORMERS,
     DamagedCheckpointError,
     LoadedModel,
-    _model_class_for,
     is_cached,
+    model_class_for,
     resolve_device,
     resolve_dtype,
     resolve_model_name,
@@ -210,10 +210,10 @@ def test_loaded_model_knows_its_family(predictor, video_checkpoint):
 
 
 def test_edgetam_checkpoints_pick_the_edgetam_classes():
-    model_cls, config = _model_class_for(transformers.EdgeTamVideoConfig(), "image")
+    model_cls, config = model_class_for(transformers.EdgeTamVideoConfig(), "image")
     assert model_cls is transformers.EdgeTamModel
     assert isinstance(config, transformers.EdgeTamConfig)
-    model_cls, _ = _model_class_for(transformers.EdgeTamVideoConfig(), "video")
+    model_cls, _ = model_class_for(transformers.EdgeTamVideoConfig(), "video")
     assert model_cls is transformers.EdgeTamVideoModel
 
 
