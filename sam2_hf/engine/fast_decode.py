@@ -34,7 +34,7 @@ from transformers.models.sam2.modeling_sam2 import (
     eager_attention_forward,
 )
 
-from .registry import family_for_model_type
+from .registry import model_family
 
 #: Families whose image model's decoder the fast path reproduces bit for bit, each proven by
 #: ``tests/engine/test_fast_decode.py`` with ``torch.equal`` (transformers 5.24 generates
@@ -48,7 +48,7 @@ def supports_fast_decode(model: nn.Module) -> bool:
     family in ``FAST_DECODE_FAMILIES`` (its own image model, mask decoder, two-way transformer
     and blocks; no subclass, which may compute differently). Others use ``model(...)``.
     """
-    family = family_for_model_type(getattr(getattr(model, "config", None), "model_type", None))
+    family = model_family(model)
     if family is None or family.name not in FAST_DECODE_FAMILIES:
         return False
     if type(model) is not getattr(transformers, family.image_model, None):

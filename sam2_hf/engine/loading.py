@@ -31,6 +31,7 @@ from .registry import (
     family_for_model_type,
     is_cached,
     list_models,
+    model_family,
     resolve_model_name,
     supported_model_types,
     unsupported_type_hint,
@@ -215,8 +216,7 @@ class LoadedModel:
     def family(self) -> str | None:
         """The model's family name (``"sam2"``, ``"edgetam"``, ``"sam3_tracker"``), read from
         its configuration; ``None`` for a model of no known family."""
-        config = getattr(self.model, "config", None)
-        family = family_for_model_type(getattr(config, "model_type", None))
+        family = model_family(self.model)
         return family.name if family is not None else None
 
 

@@ -128,6 +128,12 @@ def family_for_model_type(model_type: str | None) -> Family | None:
     return _FAMILY_OF_TYPE.get(model_type or "")
 
 
+def model_family(model: object) -> Family | None:
+    """The family of a loaded transformers model, from its ``config.model_type`` (None: not
+    a model of a known family)."""
+    return family_for_model_type(getattr(getattr(model, "config", None), "model_type", None))
+
+
 def supported_model_types() -> tuple[str, ...]:
     """Every ``model_type`` ``load_model`` accepts, family by family."""
     return tuple(_FAMILY_OF_TYPE)

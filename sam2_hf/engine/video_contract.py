@@ -51,7 +51,7 @@ import torch.nn.functional as F
 import transformers
 from transformers import Sam2VideoInferenceSession, Sam2VideoModel
 
-from .registry import FAMILIES, MODELS, Family, family_for_model_type
+from .registry import FAMILIES, MODELS, Family, model_family
 from .versions import SUPPORTED_TRANSFORMERS
 
 SESSION_ATTRIBUTES = (
@@ -159,17 +159,6 @@ FAMILY_VIDEO: dict[str, FamilyVideo] = {
 def family_classes(family: Family) -> tuple[type, type]:
     """(video model class, inference session class) of a family in the installed transformers."""
     return getattr(transformers, family.video_model), getattr(transformers, family.video_session)
-
-
-def model_family(model: Any) -> Family | None:
-    """The family of a loaded model, from its configuration's ``model_type`` (None: unknown)."""
-    return family_for_model_type(getattr(getattr(model, "config", None), "model_type", None))
-
-
-def is_edgetam(model: Any) -> bool:
-    """Whether ``model`` is an EdgeTAM model (image or video)."""
-    family = model_family(model)
-    return family is not None and family.name == "edgetam"
 
 
 def _video_rules(model: Any) -> FamilyVideo:

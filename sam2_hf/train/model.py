@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..engine.image import image_embeddings
+from ..engine.registry import model_family
 from .losses import LOSS_NAMES, LossWeights, prediction_losses, weighted_total
 from .prompts import error_clicks
 
@@ -36,10 +37,7 @@ def lora_targets(model: nn.Module) -> str:
     Raises:
         ValueError: the family's encoder has no attention to adapt (EdgeTAM).
     """
-    from ..engine.registry import family_for_model_type
-
-    config = getattr(model, "config", None)
-    family = family_for_model_type(getattr(config, "model_type", None))
+    family = model_family(model)
     name = family.name if family is not None else "sam2"
     if name not in _LORA_TARGETS:
         title = family.title if family is not None else name

@@ -81,7 +81,6 @@ def test_tracker_runs_the_familys_video_model_and_session(tracker, name, frames)
     session = tracker.open(frames)
     assert type(session._state).__name__ == family.video_session
     assert contract.contract_problems(tracker.model) == []
-    assert contract.is_edgetam(tracker.model) == (name == "edgetam")
 
 
 def test_tracker_loads_each_family_by_hub_id(families_hub_cache, name) -> None:
