@@ -163,6 +163,20 @@ def predictor(video_checkpoint: Path):
     return Sam2Predictor.from_pretrained(video_checkpoint, device="cpu")
 
 
+FRAME_HW = (48, 64)  # the video tests' frame size: non-square, as image_hw
+
+
+def make_frames(count: int, seed: int = 0) -> list[np.ndarray]:
+    """``count`` (48, 64, 3) uint8 frames: a bright square drifting right over noise."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(count):
+        frame = rng.integers(0, 60, size=(*FRAME_HW, 3), dtype=np.uint8)
+        frame[10:30, 10 + 2 * i : 30 + 2 * i] = (220, 90, 40)
+        frames.append(frame)
+    return frames
+
+
 @pytest.fixture
 def image_hw() -> np.ndarray:
     """A non-square 48x64 RGB uint8 image with some structure."""

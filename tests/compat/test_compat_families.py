@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import make_frames
 
 from sam2_hf import Sam2Predictor, VideoTracker, load_model
 from sam2_hf.compat import (
@@ -20,18 +21,6 @@ from sam2_hf.compat import (
     build_sam2_hf,
     build_sam2_video_predictor_hf,
 )
-
-H, W = 48, 64
-
-
-def frames(count: int = 4) -> list[np.ndarray]:
-    rng = np.random.default_rng(2)
-    out = []
-    for i in range(count):
-        frame = rng.integers(0, 60, size=(H, W, 3), dtype=np.uint8)
-        frame[10:30, 10 + 2 * i : 30 + 2 * i] = (220, 90, 40)
-        out.append(frame)
-    return out
 
 
 def test_image_predictor_on_edgetam_gives_sam2_hfs_masks(edgetam_checkpoint, image_hw):
@@ -59,7 +48,7 @@ def test_automatic_generator_on_edgetam_runs(edgetam_checkpoint, image_hw):
         stability_score_thresh=0.0,
     )
     records = generator.generate(image_hw)
-    assert records and all(r["segmentation"].shape == (H, W) for r in records)
+    assert records and all(r["segmentation"].shape == image_hw.shape[:2] for r in records)
 
 
 def test_image_predictor_from_an_edgetam_video_model_shares_its_weights(edgetam_checkpoint):
@@ -72,7 +61,7 @@ def test_image_predictor_from_an_edgetam_video_model_shares_its_weights(edgetam_
 
 
 def test_video_predictor_on_edgetam_gives_the_trackers_masks(edgetam_checkpoint):
-    video = frames()
+    video = make_frames(4, seed=2)
     compat = build_sam2_video_predictor_hf(str(edgetam_checkpoint), device="cpu")
     assert isinstance(compat, SAM2VideoPredictor)
     assert type(compat.model).__name__ == "EdgeTamVideoModel"

@@ -18,11 +18,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 import transformers
+from conftest import make_frames
 from video_helpers import (
+    N_FRAMES,
     H,
     W,
     assert_points_and_boxes_equal_raw_session_calls,
-    make_frames,
     raw_masks,
     raw_session,
     tracker_family,
@@ -54,7 +55,7 @@ def tracker(checkpoint: Path) -> VideoTracker:
 
 @pytest.fixture(scope="module")
 def frames() -> list[np.ndarray]:
-    return make_frames()
+    return make_frames(N_FRAMES)
 
 
 class Spy:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import IMAGE_SIZE
+from conftest import IMAGE_SIZE, make_frames
 from PIL import Image
 from transformers import (
     Sam2VideoModel,
@@ -23,7 +23,6 @@ from video_helpers import (
     H,
     W,
     assert_points_and_boxes_equal_raw_session_calls,
-    make_frames,
     raw_masks,
     raw_session,
 )
@@ -54,7 +53,7 @@ def raw(checkpoint: Path) -> tuple[Sam2VideoModel, Sam2VideoProcessor]:
 
 @pytest.fixture(scope="module")
 def frames() -> list[np.ndarray]:
-    return make_frames()
+    return make_frames(N_FRAMES)
 
 
 def low_res(session, obj_id: int, frame_idx: int) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""What the video tests of every family share: frames, and transformers' own session calls as
+"""What the video tests of every family share: transformers' own session calls as
 the reference the tracker is compared with."""
 
 from __future__ import annotations
@@ -6,25 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import FRAME_HW
 
 from sam2_hf import VideoTracker
 from sam2_hf.engine import video_contract
 from sam2_hf.engine.registry import FAMILIES
 from sam2_hf.results import FrameMasks
 
-H, W = 48, 64  # non-square frames
+H, W = FRAME_HW
 N_FRAMES = 6
-
-
-def make_frames(count: int = N_FRAMES, seed: int = 0) -> list[np.ndarray]:
-    """A bright square drifting right over noise."""
-    rng = np.random.default_rng(seed)
-    frames = []
-    for i in range(count):
-        frame = rng.integers(0, 60, size=(H, W, 3), dtype=np.uint8)
-        frame[10:30, 10 + 2 * i : 30 + 2 * i] = (220, 90, 40)
-        frames.append(frame)
-    return frames
 
 
 def tracker_family(tracker: VideoTracker) -> str:
