@@ -27,6 +27,7 @@ from video_helpers import (
     raw_masks,
     raw_session,
     tracker_family,
+    transformers_mask_as_output,
 )
 
 from sam2_hf import VideoTracker, load_model
@@ -197,15 +198,8 @@ def test_mask_as_output_is_the_familys_use_mask_as_output(tracker, frames) -> No
     tracker.processor.add_inputs_to_inference_session(state, 0, 1, input_masks=mask)
     mask_inputs = state.mask_inputs_per_obj[0][0]
     unsqueeze = contract.FAMILY_VIDEO[tracker_family(tracker)].mask_score_unsqueezed
+    feats, theirs = transformers_mask_as_output(model, state, mask_inputs)
     with torch.inference_mode():
-        feats, _ = model._prepare_vision_features(state, 0, batch_size=1)
-        sizes = model.backbone_feature_sizes
-        high_res = [
-            x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
-            for x, s in zip(feats[:-1], sizes[:-1], strict=True)
-        ]
-        pix_feat = feats[-1].permute(1, 2, 0).view(-1, model.hidden_dim, *sizes[-1])
-        theirs = model._use_mask_as_output(pix_feat, high_res, mask_inputs)
         ours = contract._mask_as_output(
             model, feats, mask_inputs, multimask_output=True, unsqueeze_score=unsqueeze
         )

@@ -18,6 +18,7 @@ import torch
 import transformers
 from packaging.specifiers import SpecifierSet
 from transformers import Sam2Model, Sam2VideoInferenceSession, Sam2VideoModel, Sam2VideoProcessor
+from video_helpers import transformers_mask_as_output
 
 from sam2_hf.engine import video_contract as contract
 from sam2_hf.engine.loading import LoadedModel
@@ -150,15 +151,8 @@ def test_mask_as_output_is_transformers_use_mask_as_output(model, processor, fra
     )
     processor.add_inputs_to_inference_session(session, 0, 1, input_masks=mask)
     mask_inputs = session.mask_inputs_per_obj[0][0]
+    feats, theirs = transformers_mask_as_output(model, session, mask_inputs)
     with torch.inference_mode():
-        feats, _ = model._prepare_vision_features(session, 0, batch_size=1)
-        sizes = model.backbone_feature_sizes
-        high_res = [
-            x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
-            for x, s in zip(feats[:-1], sizes[:-1], strict=True)
-        ]
-        pix_feat = feats[-1].permute(1, 2, 0).view(-1, model.hidden_dim, *sizes[-1])
-        theirs = model._use_mask_as_output(pix_feat, high_res, mask_inputs)
         ours = contract._mask_as_output(model, feats, mask_inputs, multimask_output=True)
         single = contract._mask_as_output(model, feats, mask_inputs, multimask_output=False)
     for key in contract.STEP_OUTPUT_KEYS:

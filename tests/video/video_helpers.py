@@ -68,3 +68,17 @@ def assert_points_and_boxes_equal_raw_session_calls(
         assert [result.scores[1], result.scores[2]] == pytest.approx(scores, abs=0)
         checked.append((result, scores))
     return checked
+
+
+def transformers_mask_as_output(model, session, mask_inputs: torch.Tensor):
+    """Frame 0's vision features, and transformers' own ``_use_mask_as_output`` on them: the
+    reference for the contract's copy, ``video_contract._mask_as_output``."""
+    with torch.inference_mode():
+        feats, _ = model._prepare_vision_features(session, 0, batch_size=1)
+        sizes = model.backbone_feature_sizes
+        high_res = [
+            x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
+            for x, s in zip(feats[:-1], sizes[:-1], strict=True)
+        ]
+        pix_feat = feats[-1].permute(1, 2, 0).view(-1, model.hidden_dim, *sizes[-1])
+        return feats, model._use_mask_as_output(pix_feat, high_res, mask_inputs)
