@@ -1,4 +1,5 @@
-"""The raw transformers reference the image tests compare the package with, for every family."""
+"""What the image tests share: the raw transformers reference they compare the package with,
+for every family, and the keys of an automatic-mask record."""
 
 from __future__ import annotations
 
@@ -6,6 +7,17 @@ import numpy as np
 import torch
 
 from sam2_hf import Sam2Predictor
+
+# The keys of an automatic-mask record, in the original SAM2AutomaticMaskGenerator's order.
+RECORD_KEYS = [
+    "segmentation",
+    "area",
+    "bbox",
+    "predicted_iou",
+    "point_coords",
+    "stability_score",
+    "crop_box",
+]
 
 
 def raw_transformers(

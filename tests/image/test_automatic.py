@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
+from image_helpers import RECORD_KEYS
 from pycocotools import mask as coco_mask
 
 from sam2_hf.engine import fast_decode
@@ -28,15 +29,6 @@ from sam2_hf.image.grid import (
 )
 from sam2_hf.image.predictor import Sam2Predictor
 
-RECORD_KEYS = [
-    "segmentation",
-    "area",
-    "bbox",
-    "predicted_iou",
-    "point_coords",
-    "stability_score",
-    "crop_box",
-]
 STRONG = 8.0  # logit magnitude that survives any stability offset used here
 
 # A decoder stand-in: click (x, y) in image pixels -> [(full-image logits, predicted iou), ...].

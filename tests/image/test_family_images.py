@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from image_helpers import assert_matches_raw, raw_transformers
+from image_helpers import RECORD_KEYS, assert_matches_raw, raw_transformers
 
 from sam2_hf import MaskGenerator, Sam2Predictor
 
@@ -20,15 +20,6 @@ FAMILY_FIXTURES = {
     "sam3": "sam3_checkpoint",
 }
 FAMILY_CLASSES = {"sam2": "Sam2Model", "edgetam": "EdgeTamModel", "sam3": "Sam3TrackerModel"}
-RECORD_KEYS = [
-    "segmentation",
-    "area",
-    "bbox",
-    "predicted_iou",
-    "point_coords",
-    "stability_score",
-    "crop_box",
-]
 
 
 @pytest.fixture(scope="module", params=list(FAMILY_FIXTURES))
